@@ -1,0 +1,90 @@
+package core
+
+import "context"
+
+// Service is the one API every front end uses: the SSH TUI in-process, the
+// control socket and the remote TUI over the RPC protocol, the web mirror.
+// Methods take the acting person's name where they change state, so the
+// audit log says who did it.
+type Service interface {
+	// Repos lists the configured repositories.
+	Repos(ctx context.Context) ([]Repo, error)
+
+	// Conversations lists a repository's conversations, newest first; an
+	// empty repo lists all.
+	Conversations(ctx context.Context, repo string) ([]Conversation, error)
+	// StartConversation opens a new conversation about repo.
+	StartConversation(ctx context.Context, actor, repo, title string) (Conversation, error)
+	// Messages returns a conversation's transcript in order.
+	Messages(ctx context.Context, conversationID string) ([]Message, error)
+	// Send adds the person's message. When it carries a change (a pasted
+	// diff or search/replace blocks), it creates a proposal (or a new
+	// revision of the conversation's open one) and queues a drafting job;
+	// otherwise the assistant answers. It returns the stored user message.
+	Send(ctx context.Context, actor, conversationID, text string) (Message, error)
+	// Propose creates a proposal straight from a patch, without the chat
+	// (the `ssh ... propose --repo NAME < fix.diff` path), and queues its
+	// drafting job.
+	Propose(ctx context.Context, actor, repo, patch string) (Proposal, error)
+
+	// Proposals lists proposals, newest first, filtered by repo and state
+	// when those are non-empty.
+	Proposals(ctx context.Context, repo string, state ProposalState) ([]Proposal, error)
+	// Proposal returns one proposal with all its revisions.
+	Proposal(ctx context.Context, id string) (Proposal, error)
+	// Go approves revision rev of a Proposed proposal and queues the
+	// execute job. A second GO on the same revision returns the same job.
+	Go(ctx context.Context, actor, proposalID string, rev int) (Job, error)
+	// Cancel cancels a proposal that is not yet Running.
+	Cancel(ctx context.Context, actor, proposalID string) error
+
+	// Jobs lists the queue and recent jobs, queue order first.
+	Jobs(ctx context.Context) ([]Job, error)
+	// Job returns one job.
+	Job(ctx context.Context, id string) (Job, error)
+
+	// PRs lists pull requests known for a repository (all when empty).
+	PRs(ctx context.Context, repo string) ([]PR, error)
+	// ClosePR and MergePR are the person's explicit acts on a local-forge PR.
+	ClosePR(ctx context.Context, actor, repo string, number int) (PR, error)
+	MergePR(ctx context.Context, actor, repo string, number int) (PR, error)
+
+	// Audit returns entries with Seq >= from, at most limit (0: all).
+	Audit(ctx context.Context, from uint64, limit int) ([]AuditEntry, error)
+	// VerifyAudit checks the hash chain and the head file.
+	VerifyAudit(ctx context.Context) (AuditReport, error)
+
+	// Subscribe delivers events until ctx ends. The channel is closed when
+	// the subscription ends; a slow subscriber loses events, not the
+	// service (it should re-read state on EventResync).
+	Subscribe(ctx context.Context) (<-chan Event, error)
+}
+
+// Admin is the local-only API for the operator: never served over SSH.
+type Admin interface {
+	// SetPIN replaces the PIN (stored as an argon2id hash).
+	SetPIN(ctx context.Context, actor, pin string) error
+}
+
+// EventKind names what changed; subscribers re-read what they show.
+type EventKind string
+
+const (
+	EventMessage      EventKind = "message"      // ConversationID, ID = message id
+	EventConversation EventKind = "conversation" // ID = conversation id
+	EventProposal     EventKind = "proposal"     // ID = proposal id
+	EventJob          EventKind = "job"          // ID = job id, ProposalID
+	EventPR           EventKind = "pr"           // Repo, ID = PR number
+	EventAudit        EventKind = "audit"        // ID = seq
+	EventResync       EventKind = "resync"       // events were dropped: re-read everything
+)
+
+// Event is pushed to subscribers when state changes.
+type Event struct {
+	Kind           EventKind `json:"kind"`
+	ID             string    `json:"id,omitempty"`
+	ConversationID string    `json:"conversation_id,omitempty"`
+	ProposalID     string    `json:"proposal_id,omitempty"`
+	Repo           string    `json:"repo,omitempty"`
+	Text           string    `json:"text,omitempty"` // short human summary, e.g. job progress
+}

@@ -1,0 +1,229 @@
+// Package core owns PatchGit's domain: conversations, proposals and their
+// state machine, jobs and the durable queue, the audit trail of every
+// transition, and the Service interface that every front end (SSH TUI,
+// control socket, web mirror, remote TUI) talks to.
+package core
+
+import "time"
+
+// ProposalState is persisted as a string: never reorder or renumber.
+type ProposalState string
+
+const (
+	StateDraft     ProposalState = "draft"
+	StateProposed  ProposalState = "proposed"
+	StateApproved  ProposalState = "approved" // GO pressed
+	StateQueued    ProposalState = "queued"
+	StateRunning   ProposalState = "running"
+	StatePublished ProposalState = "published"
+	StateFailed    ProposalState = "failed"
+	StateCancelled ProposalState = "cancelled"
+)
+
+// Waiting is the sub-state of a Draft that is paused for the person.
+type Waiting string
+
+const (
+	WaitingNone     Waiting = ""
+	WaitingApproval Waiting = "awaiting-approval" // extra spend to approve or decline
+)
+
+// Role of a chat message's author.
+type Role string
+
+const (
+	RoleUser      Role = "user"
+	RoleAssistant Role = "assistant"
+	RoleSystem    Role = "system"
+)
+
+// Repo is what front ends need to know about a configured repository.
+type Repo struct {
+	Name       string   `json:"name"`
+	BaseBranch string   `json:"base_branch"`
+	Forge      string   `json:"forge"`  // "local", later "github", "gitea"
+	Checks     []string `json:"checks"` // shell commands run in the sandbox
+}
+
+// Conversation is a chat about one repository; it survives restarts.
+type Conversation struct {
+	ID      string    `json:"id"`
+	Repo    string    `json:"repo"`
+	Title   string    `json:"title"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+}
+
+// Message is one chat entry. ProposalID links the message that drafted or
+// reported on a proposal.
+type Message struct {
+	ID             string    `json:"id"`
+	ConversationID string    `json:"conversation_id"`
+	Seq            int       `json:"seq"`
+	Role           Role      `json:"role"`
+	Text           string    `json:"text"`
+	ProposalID     string    `json:"proposal_id,omitempty"`
+	Time           time.Time `json:"time"`
+}
+
+// Proposal is a Proposed Execution. Its content lives in revisions; GO
+// always names the revision the person saw.
+type Proposal struct {
+	ID             string        `json:"id"`
+	ConversationID string        `json:"conversation_id"`
+	Repo           string        `json:"repo"`
+	Title          string        `json:"title"`
+	State          ProposalState `json:"state"`
+	Waiting        Waiting       `json:"waiting,omitempty"`
+	// Reason is the user-facing explanation of the last state change into
+	// Draft, Failed or Cancelled.
+	Reason    string     `json:"reason,omitempty"`
+	Revisions []Revision `json:"revisions"`
+	// Approved is the revision GO was pressed on (0 until GO).
+	Approved int       `json:"approved,omitempty"`
+	Branch   string    `json:"branch,omitempty"`
+	PR       *PRRef    `json:"pr,omitempty"`
+	JobID    string    `json:"job_id,omitempty"` // the latest job for this proposal
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+}
+
+// Current is the latest revision, or nil when there is none yet.
+func (p *Proposal) Current() *Revision {
+	if len(p.Revisions) == 0 {
+		return nil
+	}
+	return &p.Revisions[len(p.Revisions)-1]
+}
+
+// Revision returns revision n (1-based), or nil.
+func (p *Proposal) Revision(n int) *Revision {
+	if n < 1 || n > len(p.Revisions) {
+		return nil
+	}
+	return &p.Revisions[n-1]
+}
+
+// Revision is one version of a proposal's content. Fields that a later
+// stage computes are pointers: nil means "not computed yet" and front ends
+// must say so rather than invent a number.
+type Revision struct {
+	N          int           `json:"n"`
+	Source     string        `json:"source"` // "pasted-diff", "search-replace", later "model"
+	Request    string        `json:"request"`
+	Plan       []string      `json:"plan"`
+	Targets    []string      `json:"targets"`
+	Diff       string        `json:"diff"` // canonical unified diff computed in the sandbox
+	BaseCommit string        `json:"base_commit"`
+	Checks     []CheckResult `json:"checks,omitempty"`
+	Verified   bool          `json:"verified"` // applied and all checks passed
+	Risk       *Score        `json:"risk,omitempty"`
+	Confidence *Score        `json:"confidence,omitempty"`
+	CostMicros *int64        `json:"cost_micros,omitempty"` // projected cost, micro-dollars
+	Created    time.Time     `json:"created"`
+}
+
+// Score is a computed 0..100 value with the factors that explain it.
+type Score struct {
+	Value   int      `json:"value"`
+	Factors []string `json:"factors"`
+}
+
+// CheckResult is the outcome of one configured check in the sandbox.
+type CheckResult struct {
+	Command  string        `json:"command"`
+	ExitCode int           `json:"exit_code"`
+	Passed   bool          `json:"passed"`
+	TimedOut bool          `json:"timed_out,omitempty"`
+	Output   string        `json:"output"` // capped
+	Duration time.Duration `json:"duration"`
+	Mode     string        `json:"mode"` // isolation mode the check ran under
+}
+
+// PRRef points at a published pull request.
+type PRRef struct {
+	Number int    `json:"number"`
+	URL    string `json:"url"`
+}
+
+// JobKind says what a job does.
+type JobKind string
+
+const (
+	JobDraft   JobKind = "draft"   // apply + verify a new revision in the sandbox
+	JobExecute JobKind = "execute" // after GO: commit, push, open PR
+)
+
+// JobState is persisted as a string.
+type JobState string
+
+const (
+	JobQueued    JobState = "queued"
+	JobRunning   JobState = "running"
+	JobDone      JobState = "done"
+	JobFailed    JobState = "failed"
+	JobCancelled JobState = "cancelled"
+)
+
+// Job is an entry in the durable queue.
+type Job struct {
+	ID         string    `json:"id"`
+	Seq        uint64    `json:"seq"` // queue order
+	Kind       JobKind   `json:"kind"`
+	ProposalID string    `json:"proposal_id"`
+	Revision   int       `json:"revision"`
+	Repo       string    `json:"repo"`
+	State      JobState  `json:"state"`
+	Progress   string    `json:"progress,omitempty"` // short human text of the current step
+	Failure    string    `json:"failure,omitempty"`  // user-facing
+	Error      string    `json:"error,omitempty"`    // internal detail, never shown raw
+	Journal    []Step    `json:"journal,omitempty"`
+	Attempts   int       `json:"attempts"`
+	Created    time.Time `json:"created"`
+	Started    time.Time `json:"started,omitzero"`
+	Finished   time.Time `json:"finished,omitzero"`
+}
+
+// Step is a journal record of an external step (push, PR), written before
+// ("started") and after ("done") the step, so a resumed job never repeats
+// a completed one.
+type Step struct {
+	Name  string            `json:"name"`
+	Phase string            `json:"phase"` // "started" | "done"
+	Data  map[string]string `json:"data,omitempty"`
+	Time  time.Time         `json:"time"`
+}
+
+// PR is a pull request as the forge reports it.
+type PR struct {
+	Repo    string    `json:"repo"`
+	Number  int       `json:"number"`
+	Title   string    `json:"title"`
+	Body    string    `json:"body"`
+	Base    string    `json:"base"`
+	Head    string    `json:"head"`
+	State   string    `json:"state"` // "open", "closed", "merged"
+	URL     string    `json:"url"`
+	Created time.Time `json:"created"`
+}
+
+// AuditEntry is one hash-chained audit record as front ends see it.
+type AuditEntry struct {
+	Seq     uint64            `json:"seq"`
+	Time    time.Time         `json:"time"`
+	Kind    string            `json:"kind"`
+	Actor   string            `json:"actor"`
+	Subject string            `json:"subject"`
+	Data    map[string]string `json:"data,omitempty"`
+	Prev    string            `json:"prev"`
+	Hash    string            `json:"hash"`
+}
+
+// AuditReport is the result of verifying the chain.
+type AuditReport struct {
+	OK       bool   `json:"ok"`
+	Entries  uint64 `json:"entries"`
+	HeadSeq  uint64 `json:"head_seq"`
+	HeadHash string `json:"head_hash"`
+	Problem  string `json:"problem,omitempty"` // first problem found, user-facing
+}
