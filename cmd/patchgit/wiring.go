@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/patchgit/patchgit/internal/audit"
+	"github.com/patchgit/patchgit/internal/config"
+	"github.com/patchgit/patchgit/internal/core"
+	"github.com/patchgit/patchgit/internal/demo"
+	"github.com/patchgit/patchgit/internal/forge"
+	"github.com/patchgit/patchgit/internal/gitops"
+	"github.com/patchgit/patchgit/internal/rpc"
+	"github.com/patchgit/patchgit/internal/sandbox"
+	"github.com/patchgit/patchgit/internal/store"
+)
+
+// Files in the data dir.
+const (
+	dbFile      = "patchgit.db"
+	auditHead   = "audit.head"
+	socketFile  = "patchgit.sock"
+	hostKeyFile = "ssh_host_ed25519"
+	pinFile     = "initial-pin"
+)
+
+// globalFlags are the flags every state-touching subcommand takes.
+type globalFlags struct {
+	dataDir, config string
+	// overrides maps flag-set config keys to environment names; flags win
+	// over the environment, which wins over the file.
+	overrides map[string]string
+}
+
+func addGlobalFlags(fs *flag.FlagSet) *globalFlags {
+	g := &globalFlags{overrides: map[string]string{}}
+	fs.StringVar(&g.dataDir, "data-dir", "", "data directory (default $PATCHGIT_DATA_DIR or $XDG_DATA_HOME/patchgit)")
+	fs.StringVar(&g.config, "config", "", "config file (default <data-dir>/patchgit.yaml)")
+	return g
+}
+
+func (g *globalFlags) load() (config.Config, error) {
+	env := os.Environ()
+	if g.dataDir != "" {
+		env = append(env, "PATCHGIT_DATA_DIR="+g.dataDir)
+	}
+	for k, v := range g.overrides {
+		if v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	cfg, err := config.Load(g.config, g.config != "", env)
+	if err != nil {
+		return config.Config{}, err
+	}
+	return cfg, nil
+}
+
+// parts is everything the daemon and a direct (no-daemon) CLI need.
+type parts struct {
+	cfg     config.Config
+	db      *store.DB
+	audit   *audit.Log
+	git     *gitops.Git
+	sandbox *sandbox.Sandbox
+	core    *core.Core
+}
+
+func (p *parts) close() {
+	if p.db != nil {
+		p.db.Close()
+	}
+}
+
+func dataPath(cfg config.Config, name string) string { return filepath.Join(cfg.DataDir, name) }
+
+// openParts opens the store and builds core. daemon says whether this is
+// `serve` (seed the demo, sweep the sandbox) or a CLI on a stopped daemon.
+func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon bool, fault func(string) error) (*parts, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	timeout := 2 * time.Second
+	if !daemon {
+		timeout = 500 * time.Millisecond
+	}
+	db, err := store.Open(dataPath(cfg, dbFile), store.Options{Timeout: timeout})
+	if err != nil {
+		return nil, err
+	}
+	p := &parts{cfg: cfg, db: db, audit: audit.New(db, dataPath(cfg, auditHead)), git: gitops.New()}
+	ok := false
+	defer func() {
+		if !ok {
+			p.close()
+		}
+	}()
+	repos := cfg.EffectiveRepos()
+	demoRepo := cfg.DemoRepo()
+	local := map[string]string{}
+	var specs []core.RepoSpec
+	for _, r := range repos {
+		if daemon && r.Name == demoRepo.Name && r.URL == demoRepo.URL {
+			created, err := demo.Seed(ctx, p.git, r.URL)
+			if err != nil {
+				return nil, fmt.Errorf("seed demo repository: %w", err)
+			}
+			if created {
+				log.Info("demo repository created", "path", r.URL)
+			}
+		}
+		if r.Forge == "local" {
+			local[r.Name] = r.URL
+		}
+		specs = append(specs, core.RepoSpec{
+			Repo:      core.Repo{Name: r.Name, BaseBranch: r.BaseBranch, Forge: r.Forge, Checks: r.Checks},
+			URL:       r.URL,
+			MirrorDir: dataPath(cfg, filepath.Join("mirrors", r.Name+".git")),
+		})
+	}
+	p.sandbox, err = sandbox.New(dataPath(cfg, "sandbox"), p.git)
+	if err != nil {
+		return nil, err
+	}
+	if daemon {
+		if err := p.sandbox.Sweep(); err != nil {
+			return nil, fmt.Errorf("sweep sandbox: %w", err)
+		}
+	}
+	p.core, err = core.New(core.Options{
+		DB: db, Audit: p.audit, Git: p.git, Sandbox: p.sandbox,
+		Forges:        map[string]forge.Forge{"local": forge.NewLocal(db, p.git, local)},
+		Repos:         specs,
+		Author:        core.Author{Name: cfg.Author.Name, Email: cfg.Author.Email},
+		Limits:        sandbox.Limits{MaxPatchBytes: cfg.Sandbox.MaxPatchBytes, MaxFiles: cfg.Sandbox.MaxFiles, MaxLines: cfg.Sandbox.MaxLines},
+		CheckTimeout:  time.Duration(cfg.Sandbox.CheckTimeout),
+		MaxInputBytes: cfg.Sandbox.MaxPasteBytes,
+		Concurrency:   cfg.Jobs.Concurrency,
+		LeaseTTL:      time.Duration(cfg.Jobs.LeaseTTL),
+		Logger:        log,
+		Fault:         fault,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ok = true
+	return p, nil
+}
+
+// withService runs fn against the running daemon through its control
+// socket, or directly on the store when no daemon runs.
+func withService(g *globalFlags, fn func(ctx context.Context, svc core.Service, admin core.Admin) error) error {
+	cfg, err := g.load()
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	sock := dataPath(cfg, socketFile)
+	if cl, err := rpc.Dial(ctx, sock, version); err == nil {
+		defer cl.Close()
+		return fn(ctx, cl, cl)
+	}
+	p, err := openParts(ctx, cfg, slog.New(slog.DiscardHandler), false, nil)
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("a patchgit daemon holds %s but its control socket %s does not answer; is it still starting? (%w)",
+			dataPath(cfg, dbFile), sock, err)
+	}
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	return fn(ctx, p.core, p.core)
+}

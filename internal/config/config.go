@@ -1,0 +1,121 @@
+// Package config loads PatchGit's configuration: defaults, then a YAML
+// file, then PATCHGIT_* environment variables (named from the YAML keys by
+// reflection, so there is no hand-kept list), then Validate.
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Config is the whole configuration. The yaml tags are the file's keys and
+// the source of the environment variable names.
+type Config struct {
+	DataDir  string        `yaml:"data_dir"`  // default $XDG_DATA_HOME/patchgit or ~/.local/share/patchgit
+	LogLevel string        `yaml:"log_level"` // debug|info|warn|error
+	SSH      SSHConfig     `yaml:"ssh"`
+	HTTP     HTTPConfig    `yaml:"http"`
+	Author   AuthorConfig  `yaml:"author"`
+	Jobs     JobsConfig    `yaml:"jobs"`
+	Sandbox  SandboxConfig `yaml:"sandbox"`
+	Repos    []Repo        `yaml:"repos"` // file only: lists are not settable from the environment
+}
+
+// SSHConfig is the SSH listener.
+type SSHConfig struct {
+	Addr string `yaml:"addr"` // host:port
+}
+
+// HTTPConfig is the web mirror's listener.
+type HTTPConfig struct {
+	Addr string `yaml:"addr"` // host:port
+}
+
+// AuthorConfig is who PatchGit's commits are by.
+type AuthorConfig struct {
+	Name  string `yaml:"name"`
+	Email string `yaml:"email"`
+}
+
+// JobsConfig is the durable job queue.
+type JobsConfig struct {
+	Concurrency int      `yaml:"concurrency"` // jobs running at once (different repos)
+	LeaseTTL    Duration `yaml:"lease_ttl"`   // a repo lease not renewed within this is free again
+}
+
+// SandboxConfig limits what a patch and its checks may do.
+type SandboxConfig struct {
+	CheckTimeout  Duration `yaml:"check_timeout"`   // per check command
+	MaxPatchBytes int64    `yaml:"max_patch_bytes"` // size of a diff
+	MaxFiles      int      `yaml:"max_files"`       // files one patch may touch
+	MaxLines      int      `yaml:"max_lines"`       // changed lines in one patch
+	MaxPasteBytes int64    `yaml:"max_paste_bytes"` // size of one chat message
+}
+
+// Repo is one repository PatchGit may change.
+type Repo struct {
+	Name       string   `yaml:"name"`        // ^[a-z0-9][a-z0-9._-]{0,62}$, unique
+	URL        string   `yaml:"url"`         // remote URL, or the local path of a git repository
+	BaseBranch string   `yaml:"base_branch"` // default main
+	Checks     []string `yaml:"checks"`      // shell commands run in the sandbox
+	Forge      string   `yaml:"forge"`       // default local; valid: local
+}
+
+// Forges PatchGit can open pull requests on.
+var validForges = []string{"local"}
+
+// Default is the configuration with nothing set, using this process's
+// environment for the data directory's location.
+func Default() Config { return defaults(os.LookupEnv) }
+
+func defaults(lookup func(string) (string, bool)) Config {
+	return Config{
+		DataDir:  defaultDataDir(lookup),
+		LogLevel: "info",
+		SSH:      SSHConfig{Addr: "127.0.0.1:2222"},
+		HTTP:     HTTPConfig{Addr: "127.0.0.1:8080"},
+		Author:   AuthorConfig{Name: "PatchGit", Email: "patchgit@localhost"},
+		Jobs:     JobsConfig{Concurrency: 1, LeaseTTL: Duration(10 * time.Minute)},
+		Sandbox: SandboxConfig{
+			CheckTimeout:  Duration(5 * time.Minute),
+			MaxPatchBytes: 1 << 20,
+			MaxFiles:      200,
+			MaxLines:      20000,
+			MaxPasteBytes: 1 << 20,
+		},
+	}
+}
+
+// defaultDataDir follows the XDG base directory spec; "" when there is no
+// home either (Validate then asks for data_dir).
+func defaultDataDir(lookup func(string) (string, bool)) string {
+	if xdg, _ := lookup("XDG_DATA_HOME"); filepath.IsAbs(xdg) {
+		return filepath.Join(xdg, "patchgit")
+	}
+	if home, _ := lookup("HOME"); home != "" {
+		return filepath.Join(home, ".local", "share", "patchgit")
+	}
+	return ""
+}
+
+// DemoRepo is the embedded demo repository: a bare repo in the data dir
+// with checks that suit its small Go project.
+func (c *Config) DemoRepo() Repo {
+	return Repo{
+		Name:       "demo",
+		URL:        filepath.Join(c.DataDir, "repos", "demo.git"),
+		BaseBranch: "main",
+		Forge:      "local",
+		Checks:     []string{`test -z "$(gofmt -l .)"`, "go test ./..."},
+	}
+}
+
+// EffectiveRepos is the configured repositories, or the demo repository
+// when none are configured.
+func (c *Config) EffectiveRepos() []Repo {
+	if len(c.Repos) == 0 {
+		return []Repo{c.DemoRepo()}
+	}
+	return c.Repos
+}

@@ -1,0 +1,166 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+var repoName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+var logLevels = []string{"debug", "info", "warn", "error"}
+
+// Validate checks every value and reports all bad ones at once, each named
+// by its key path. It also normalizes: DataDir and local repository paths
+// become absolute ("~/" expanded), the log level lower case, and empty repo
+// base_branch and forge get their defaults (main, local).
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "is empty; set data_dir or PATCHGIT_DATA_DIR to a directory for PatchGit's data")
+	} else if abs, err := filepath.Abs(expandHome(c.DataDir)); err != nil {
+		bad("data_dir", "%q cannot be made absolute: %v", c.DataDir, err)
+	} else {
+		c.DataDir = abs
+	}
+	c.LogLevel = strings.ToLower(c.LogLevel)
+	if !slices.Contains(logLevels, c.LogLevel) {
+		bad("log_level", "%q is not valid (valid: %s)", c.LogLevel, strings.Join(logLevels, ", "))
+	}
+	if msg := checkAddr(c.SSH.Addr, "127.0.0.1:2222"); msg != "" {
+		bad("ssh.addr", "%s", msg)
+	}
+	if msg := checkAddr(c.HTTP.Addr, "127.0.0.1:8080"); msg != "" {
+		bad("http.addr", "%s", msg)
+	} else if c.HTTP.Addr == c.SSH.Addr && !strings.HasSuffix(c.HTTP.Addr, ":0") {
+		bad("http.addr", "%q is also ssh.addr; give the web mirror its own port", c.HTTP.Addr)
+	}
+	if strings.TrimSpace(c.Author.Name) == "" || strings.ContainsAny(c.Author.Name, "<>\n") {
+		bad("author.name", "%q is not usable in a commit; give a name without <, > or line breaks", c.Author.Name)
+	}
+	if at := strings.Index(c.Author.Email, "@"); at < 1 || at == len(c.Author.Email)-1 || strings.ContainsAny(c.Author.Email, "<> \t\n") {
+		bad("author.email", "%q is not an email address like patchgit@example.com", c.Author.Email)
+	}
+	if c.Jobs.Concurrency < 1 {
+		bad("jobs.concurrency", "%d is too low; at least 1 job must be able to run", c.Jobs.Concurrency)
+	}
+	positive := []struct {
+		key string
+		val int64
+	}{
+		{"jobs.lease_ttl", int64(c.Jobs.LeaseTTL)},
+		{"sandbox.check_timeout", int64(c.Sandbox.CheckTimeout)},
+		{"sandbox.max_patch_bytes", c.Sandbox.MaxPatchBytes},
+		{"sandbox.max_files", int64(c.Sandbox.MaxFiles)},
+		{"sandbox.max_lines", int64(c.Sandbox.MaxLines)},
+		{"sandbox.max_paste_bytes", c.Sandbox.MaxPasteBytes},
+	}
+	for _, p := range positive {
+		if p.val <= 0 {
+			bad(p.key, "must be greater than zero")
+		}
+	}
+	errs = append(errs, c.validateRepos()...)
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateRepos() []error {
+	var errs []error
+	bad := func(i int, field, format string, args ...any) {
+		errs = append(errs, &FieldError{Key: fmt.Sprintf("repos[%d].%s", i, field), Msg: fmt.Sprintf(format, args...)})
+	}
+	firstUse := map[string]int{}
+	for i := range c.Repos {
+		r := &c.Repos[i]
+		if !repoName.MatchString(r.Name) {
+			bad(i, "name", "%q is not valid: use 1 to 63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", r.Name)
+		} else if j, dup := firstUse[r.Name]; dup {
+			bad(i, "name", "%q is already used by repos[%d]; names must be unique", r.Name, j)
+		} else {
+			firstUse[r.Name] = i
+		}
+		switch {
+		case strings.TrimSpace(r.URL) == "":
+			bad(i, "url", "is empty; give a remote URL or the path of a git repository")
+		case !isRemoteURL(r.URL):
+			if abs, err := filepath.Abs(expandHome(r.URL)); err == nil {
+				r.URL = abs
+			}
+		}
+		if r.BaseBranch == "" {
+			r.BaseBranch = "main"
+		}
+		if msg := checkBranch(r.BaseBranch); msg != "" {
+			bad(i, "base_branch", "%q %s", r.BaseBranch, msg)
+		}
+		if r.Forge == "" {
+			r.Forge = "local"
+		}
+		if !slices.Contains(validForges, r.Forge) {
+			bad(i, "forge", "%q is not valid (valid: %s)", r.Forge, strings.Join(validForges, ", "))
+		}
+		for j, check := range r.Checks {
+			if strings.TrimSpace(check) == "" {
+				bad(i, fmt.Sprintf("checks[%d]", j), "is empty; remove it or give a shell command")
+			}
+		}
+	}
+	return errs
+}
+
+// checkAddr returns "" for a usable host:port, else what is wrong.
+func checkAddr(addr, example string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port (for example %s, or :%s for all interfaces)", addr, example, example[strings.LastIndex(example, ":")+1:])
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("%q has port %q; use a number from 0 to 65535", addr, port)
+	}
+	return ""
+}
+
+// checkBranch applies the parts of git check-ref-format that matter for a
+// branch name typed by hand.
+func checkBranch(b string) string {
+	switch {
+	case strings.HasPrefix(b, "-") || strings.HasPrefix(b, "/") || strings.HasSuffix(b, "/"):
+		return "is not a valid branch name: it may not start with '-' or '/' or end with '/'"
+	case strings.HasSuffix(b, ".") || strings.HasSuffix(b, ".lock"):
+		return "is not a valid branch name: it may not end with '.' or '.lock'"
+	case strings.Contains(b, "..") || strings.Contains(b, "@{") || strings.Contains(b, "//"):
+		return "is not a valid branch name: it may not contain '..', '@{' or '//'"
+	case strings.ContainsFunc(b, func(r rune) bool { return r <= ' ' || r == 0x7f || strings.ContainsRune("~^:?*[\\", r) }):
+		return "is not a valid branch name: it may not contain spaces, control characters or any of ~^:?*[\\"
+	}
+	return ""
+}
+
+// isRemoteURL tells a URL ("https://...", "ssh://...") or scp-like address
+// ("git@host:owner/repo") from a local path.
+func isRemoteURL(u string) bool {
+	if strings.Contains(u, "://") {
+		return true
+	}
+	colon := strings.Index(u, ":")
+	return colon > 0 && !strings.Contains(u[:colon], "/")
+}
+
+// expandHome turns a leading "~/" into the home directory.
+func expandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return p
+}

@@ -1,0 +1,179 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/patchgit/patchgit/internal/assist"
+	"github.com/patchgit/patchgit/internal/sandbox"
+)
+
+// runDraft verifies a revision in the sandbox: the patch is admitted and
+// applied to a fresh work dir at the base branch's head, the checks run,
+// and the diff shown to the person is the one computed from that tree.
+// Only a verified revision makes the proposal Proposed.
+func (c *Core) runDraft(ctx context.Context, j *Job) error {
+	var p *Proposal
+	if err := c.opt.DB.View(func(tx *bolt.Tx) (err error) { p, err = getProposal(tx, j.ProposalID); return }); err != nil {
+		return err
+	}
+	if p.State != StateDraft || len(p.Revisions) != j.Revision {
+		return c.finishJob(j, "superseded by a newer revision or cancelled", nil)
+	}
+	rev := p.Revision(j.Revision)
+	repo, err := c.repo(p.Repo)
+	if err != nil {
+		return &Failure{User: err.Error(), Err: err}
+	}
+	change, err := assist.Parse(rev.Request)
+	if err != nil {
+		return &Failure{User: "the change could not be read: " + err.Error(), Err: err}
+	}
+	c.progress(j, "updating the repository mirror")
+	if err := c.opt.Git.SyncMirror(ctx, repo.URL, repo.MirrorDir); err != nil {
+		return &Failure{User: "could not fetch " + repo.Name + "; check its url in the config and that it is reachable", Err: err}
+	}
+	base, err := c.opt.Git.ResolveRef(ctx, repo.MirrorDir, "refs/heads/"+repo.BaseBranch)
+	if err != nil {
+		return &Failure{User: fmt.Sprintf("base branch %q not found in %s; fix base_branch in the config", repo.BaseBranch, repo.Name), Err: err}
+	}
+	c.progress(j, "applying the patch in the sandbox and running the checks")
+	req := sandbox.Request{MirrorDir: repo.MirrorDir, Base: base, Checks: repo.Checks,
+		CheckTimeout: c.opt.CheckTimeout, Limits: c.opt.Limits}
+	switch change.Kind {
+	case assist.KindDiff:
+		req.Diff = []byte(change.Diff)
+	case assist.KindEdits:
+		for _, e := range change.Edits {
+			req.Edits = append(req.Edits, sandbox.Edit{Path: e.Path, Search: e.Search, Replace: e.Replace})
+		}
+	default:
+		return &Failure{User: "the message holds no unified diff or search/replace blocks"}
+	}
+	res, err := c.opt.Sandbox.Verify(ctx, req)
+	if err != nil {
+		return &Failure{User: "the sandbox could not run; see the daemon log", Err: err}
+	}
+	return c.recordDraft(j, repo, change, base, res)
+}
+
+// recordDraft stores the sandbox's verdict on the revision and, when it
+// passed, makes the proposal Proposed.
+func (c *Core) recordDraft(j *Job, repo RepoSpec, change assist.Change, base string, res sandbox.Result) error {
+	return c.update(func(tx *bolt.Tx, emit func(Event)) error {
+		p, err := getProposal(tx, j.ProposalID)
+		if err != nil {
+			return err
+		}
+		if p.State != StateDraft || len(p.Revisions) != j.Revision {
+			return c.closeJob(tx, emit, j, JobDone, "superseded")
+		}
+		rev := p.Revision(j.Revision)
+		rev.BaseCommit = base
+		rev.Diff = string(res.Diff)
+		rev.Targets = res.Files
+		rev.Checks = checkResults(res.Checks)
+		rev.Verified = res.Failure == ""
+		rev.Plan = offlinePlan(repo, change, base, p.Branch, res)
+		emit(Event{Kind: EventProposal, ID: p.ID, Repo: p.Repo, ConversationID: p.ConversationID})
+		if rev.Verified {
+			if err := c.transition(tx, p, StateProposed, "patchgit", ""); err != nil {
+				return err
+			}
+			msg := fmt.Sprintf("Proposal %s revision %d is ready: %d file(s), +%d -%d, %s. Review the diff, then press ctrl+g to GO (branch, commit, push, pull request; nothing is merged).",
+				ShortID(p.ID), rev.N, len(res.Files), res.Added, res.Deleted, checksSummary(rev.Checks))
+			if err := c.say(tx, emit, p.ConversationID, p.ID, msg); err != nil {
+				return err
+			}
+			return c.closeJob(tx, emit, j, JobDone, "verified")
+		}
+		p.Reason = res.Failure
+		p.Updated = c.now()
+		if _, err := c.opt.Audit.Append(tx, "proposal.draft_failed", "patchgit", p.ID, map[string]string{
+			"revision": fmt.Sprint(rev.N), "reason": res.Failure}); err != nil {
+			return err
+		}
+		if err := putProposal(tx, p); err != nil {
+			return err
+		}
+		msg := fmt.Sprintf("Proposal %s stays in Draft: %s\nNothing was pushed. Send a corrected change to make a new revision.", ShortID(p.ID), res.Failure)
+		if err := c.say(tx, emit, p.ConversationID, p.ID, msg); err != nil {
+			return err
+		}
+		return c.closeJob(tx, emit, j, JobDone, "not verified")
+	})
+}
+
+// finishJob closes a job in its own transaction.
+func (c *Core) finishJob(j *Job, progress string, _ error) error {
+	return c.update(func(tx *bolt.Tx, emit func(Event)) error {
+		return c.closeJob(tx, emit, j, JobDone, progress)
+	})
+}
+
+// closeJob marks a job finished and releases its repository lease.
+func (c *Core) closeJob(tx *bolt.Tx, emit func(Event), j *Job, state JobState, progress string) error {
+	cur, err := getJob(tx, j.ID)
+	if err != nil {
+		return err
+	}
+	cur.State, cur.Progress, cur.Finished = state, progress, c.now()
+	if _, err := c.opt.Audit.Append(tx, "job."+string(state), "patchgit", cur.ID, map[string]string{"result": progress}); err != nil {
+		return err
+	}
+	if err := putJob(tx, cur); err != nil {
+		return err
+	}
+	emit(Event{Kind: EventJob, ID: cur.ID, ProposalID: cur.ProposalID, Repo: cur.Repo, Text: progress})
+	*j = *cur
+	return releaseLease(tx, cur)
+}
+
+func checkResults(in []sandbox.CheckResult) []CheckResult {
+	out := make([]CheckResult, 0, len(in))
+	for _, r := range in {
+		out = append(out, CheckResult{Command: r.Command, ExitCode: r.ExitCode, Passed: r.Passed,
+			TimedOut: r.TimedOut, Output: r.Output, Duration: r.Duration, Mode: r.Mode})
+	}
+	return out
+}
+
+func checksSummary(checks []CheckResult) string {
+	if len(checks) == 0 {
+		return "no checks configured"
+	}
+	passed := 0
+	for _, r := range checks {
+		if r.Passed {
+			passed++
+		}
+	}
+	return fmt.Sprintf("checks passed %d/%d", passed, len(checks))
+}
+
+// offlinePlan says, without a model, exactly what GO will do.
+func offlinePlan(repo RepoSpec, change assist.Change, base, branch string, res sandbox.Result) []string {
+	what := "Apply the pasted unified diff as-is"
+	if change.Kind == assist.KindEdits {
+		what = fmt.Sprintf("Apply %d search/replace edit(s)", len(change.Edits))
+	}
+	checks := "no checks configured"
+	if len(repo.Checks) > 0 {
+		checks = strings.Join(repo.Checks, "; ")
+	}
+	return []string{
+		fmt.Sprintf("%s to %d file(s) (offline assistant: no model configured).", what, len(res.Files)),
+		fmt.Sprintf("Verify in the sandbox on %s at %s: %s.", repo.BaseBranch, shortSHA(base), checks),
+		fmt.Sprintf("On GO: commit on %s, push branch %s, open a pull request into %s. PatchGit never merges.", shortSHA(base), branch, repo.BaseBranch),
+	}
+}
+
+func shortSHA(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}

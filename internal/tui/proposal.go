@@ -1,0 +1,269 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/patchgit/patchgit/internal/core"
+	"github.com/patchgit/patchgit/internal/tui/diffview"
+)
+
+const (
+	notComputed = "not computed yet"
+	notMetered  = "not metered yet"
+	// failedOutputRows is how much of a failed check's output the pane shows.
+	failedOutputRows = 3
+	// minDiffRows is what the diff keeps when the details are long.
+	minDiffRows = 6
+)
+
+// proposalPane shows the conversation's latest Proposed Execution: its
+// details on top and the diff, scrollable, below.
+type proposalPane struct {
+	st      *Styles
+	p       *core.Proposal
+	job     *core.Job
+	diff    diffview.Model
+	width   int
+	height  int
+	focused bool
+}
+
+func newProposalPane(st *Styles) proposalPane {
+	pp := proposalPane{st: st, diff: diffview.New()}
+	pp.diff.SetStyles(st.Diff)
+	return pp
+}
+
+func (pp *proposalPane) setStyles(st *Styles) {
+	pp.st = st
+	pp.diff.SetStyles(st.Diff)
+}
+
+func (pp *proposalPane) set(p *core.Proposal, job *core.Job) {
+	pp.p, pp.job = p, job
+	if rev := pp.current(); rev != nil {
+		pp.diff.SetContent(rev.Diff)
+	} else {
+		pp.diff.SetContent("")
+	}
+	pp.layoutDiff()
+}
+
+func (pp *proposalPane) setSize(w, h int) {
+	pp.width, pp.height = w, h
+	pp.layoutDiff()
+}
+
+// current is the revision on screen: the latest one.
+func (pp *proposalPane) current() *core.Revision {
+	if pp.p == nil {
+		return nil
+	}
+	return pp.p.Current()
+}
+
+// revision is the number of the revision on screen, 0 when there is none.
+func (pp *proposalPane) revision() int {
+	if rev := pp.current(); rev != nil {
+		return rev.N
+	}
+	return 0
+}
+
+// layoutDiff gives the diff the rows the details leave, at least minDiffRows.
+func (pp *proposalPane) layoutDiff() {
+	details := len(pp.details())
+	pp.diff.SetSize(pp.width, max(0, pp.height-1-min(details, pp.detailRows())))
+}
+
+// detailRows is how many rows the details may take.
+func (pp *proposalPane) detailRows() int {
+	return max(1, pp.height-1-minDiffRows)
+}
+
+func (pp *proposalPane) view() string {
+	if pp.width <= 0 || pp.height <= 0 {
+		return ""
+	}
+	title := pp.st.PaneTitle.Render("Proposed Execution")
+	if pp.focused {
+		title = pp.st.PaneFocused.Render("Proposed Execution") + pp.st.Hint.Render("  (keys go here; tab returns to the chat)")
+	}
+	rows := []string{title}
+	details := pp.details()
+	if limit := pp.detailRows(); len(details) > limit {
+		more := len(details) - limit + 1
+		details = append(details[:limit-1], pp.st.Hint.Render(fmt.Sprintf("… %d more detail lines (a wider or taller terminal shows them)", more)))
+	}
+	rows = append(rows, details...)
+	if pp.current() != nil {
+		rows = append(rows, pp.diff.View())
+	}
+	return fit(strings.Join(rows, "\n"), pp.width, pp.height)
+}
+
+// details lists everything about the proposal except the diff. Text that
+// came from outside (titles, plans, check output) goes through Printable.
+func (pp *proposalPane) details() []string {
+	st, p := pp.st, pp.p
+	if p == nil {
+		return []string{st.Hint.Render("No proposal yet. Paste a unified diff or search/replace blocks in the chat to draft one.")}
+	}
+	label := func(s string) string { return st.Label.Render(fmt.Sprintf("%-11s", s)) }
+	rows := []string{st.Title.Render(clean(p.Title))}
+
+	head := st.Label.Render("id ") + shortID(p.ID) + "  " + pp.stateText()
+	if rev := pp.current(); rev != nil {
+		head += fmt.Sprintf("  revision %d", rev.N)
+		if len(p.Revisions) > 1 {
+			head += fmt.Sprintf(" of %d", len(p.Revisions))
+		}
+	} else {
+		head += st.NotYet.Render("  no revision yet")
+	}
+	rows = append(rows, head)
+
+	if p.Reason != "" && (p.State == core.StateDraft || p.State == core.StateFailed || p.State == core.StateCancelled) {
+		reason := st.Label.Render("Reason ") + clean(p.Reason)
+		if p.State == core.StateFailed {
+			reason = st.Fail.Render("Reason ") + clean(p.Reason)
+		}
+		rows = append(rows, reason)
+	}
+
+	rev := pp.current()
+	if rev != nil {
+		if len(rev.Plan) > 0 {
+			rows = append(rows, label("Plan"))
+			for i, step := range rev.Plan {
+				rows = append(rows, fmt.Sprintf("  %d. %s", i+1, clean(step)))
+			}
+		}
+		targets := make([]string, len(rev.Targets))
+		for i, t := range rev.Targets {
+			targets[i] = clean(t)
+		}
+		if len(targets) == 0 {
+			rows = append(rows, label("Targets")+st.NotYet.Render("none yet"))
+		} else {
+			rows = append(rows, label("Targets")+strings.Join(targets, ", "))
+		}
+		rows = append(rows, pp.checkRows(rev)...)
+		rows = append(rows,
+			label("Risk")+pp.score(rev.Risk),
+			label("Confidence")+pp.score(rev.Confidence),
+			label("Cost")+pp.cost(rev.CostMicros),
+		)
+	}
+	if j := pp.job; j != nil && j.ProposalID == p.ID {
+		rows = append(rows, label("Job")+pp.jobText(j))
+	}
+	if p.PR != nil {
+		rows = append(rows, label("PR")+fmt.Sprintf("#%d ", p.PR.Number)+st.Link.Render(clean(p.PR.URL)))
+	}
+	return rows
+}
+
+func (pp *proposalPane) stateText() string {
+	st, p := pp.st, pp.p
+	style := st.StateOpen
+	switch p.State {
+	case core.StateApproved, core.StateQueued, core.StateRunning:
+		style = st.StateBusy
+	case core.StatePublished:
+		style = st.StateDone
+	case core.StateFailed, core.StateCancelled:
+		style = st.StateBad
+	}
+	s := style.Render(string(p.State))
+	if p.Waiting == core.WaitingApproval {
+		s += " " + st.StateOpen.Render("(awaiting approval)")
+	}
+	return s
+}
+
+func (pp *proposalPane) checkRows(rev *core.Revision) []string {
+	st := pp.st
+	if len(rev.Checks) == 0 {
+		return []string{st.Label.Render(fmt.Sprintf("%-11s", "Checks")) + st.NotYet.Render("not run yet")}
+	}
+	rows := []string{st.Label.Render("Checks")}
+	for _, c := range rev.Checks {
+		if c.Passed {
+			rows = append(rows, "  "+st.Pass.Render("pass")+" "+clean(c.Command))
+			continue
+		}
+		why := fmt.Sprintf(" (exit %d)", c.ExitCode)
+		if c.TimedOut {
+			why = " (timed out)"
+		}
+		rows = append(rows, "  "+st.Fail.Render("FAIL")+" "+clean(c.Command)+st.Label.Render(why))
+		shown := 0
+		for _, l := range strings.Split(c.Output, "\n") {
+			if strings.TrimSpace(l) == "" {
+				continue
+			}
+			if shown == failedOutputRows {
+				break
+			}
+			rows = append(rows, "       "+st.Label.Render(clean(l)))
+			shown++
+		}
+	}
+	return rows
+}
+
+func (pp *proposalPane) score(s *core.Score) string {
+	if s == nil {
+		return pp.st.NotYet.Render(notComputed)
+	}
+	out := fmt.Sprintf("%d/100", s.Value)
+	if len(s.Factors) > 0 {
+		factors := make([]string, len(s.Factors))
+		for i, f := range s.Factors {
+			factors[i] = clean(f)
+		}
+		out += pp.st.Label.Render("  " + strings.Join(factors, "; "))
+	}
+	return out
+}
+
+func (pp *proposalPane) cost(micros *int64) string {
+	if micros == nil {
+		return pp.st.NotYet.Render(notMetered)
+	}
+	return formatMicros(*micros)
+}
+
+func (pp *proposalPane) jobText(j *core.Job) string {
+	s := string(j.Kind) + " " + string(j.State)
+	switch {
+	case j.State == core.JobFailed && j.Failure != "":
+		return pp.st.Fail.Render(s+": ") + clean(j.Failure)
+	case j.Progress != "" && (j.State == core.JobRunning || j.State == core.JobQueued):
+		return s + ": " + clean(j.Progress)
+	}
+	return s
+}
+
+// formatMicros writes micro-dollars as dollars with no trailing zeros
+// beyond the cents: 1500000 -> $1.50, 1234 -> $0.001234.
+func formatMicros(micros int64) string {
+	sign := ""
+	if micros < 0 {
+		sign, micros = "-", -micros
+	}
+	frac := strings.TrimRight(fmt.Sprintf("%06d", micros%1_000_000), "0")
+	for len(frac) < 2 {
+		frac += "0"
+	}
+	return sign + "$" + strconv.FormatInt(micros/1_000_000, 10) + "." + frac
+}
+
+// clean makes a one-line piece of outside text safe to print.
+func clean(s string) string {
+	s = strings.ReplaceAll(normalizeNewlines(s), "\n", " ")
+	return diffview.Printable(s)
+}
