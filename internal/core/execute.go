@@ -40,11 +40,12 @@ func (c *Core) journal(j *Job, name, phase string, data map[string]string) error
 		}
 		cur.Journal = append(cur.Journal, st)
 		if phase == "done" {
-			d := map[string]string{"step": name}
+			d := map[string]string{"proposal": j.ProposalID}
 			for k, v := range data {
 				d[k] = v
 			}
-			if _, err := c.opt.Audit.Append(tx, "job.step", "patchgit", j.ID, d); err != nil {
+			// job.commit, job.push, job.pr: each external step in the log.
+			if _, err := c.opt.Audit.Append(tx, "job."+name, "patchgit", j.ID, d); err != nil {
 				return err
 			}
 		}

@@ -137,6 +137,9 @@ func admitFile(f *gitdiff.File, lim Limits) error {
 		if name == "" {
 			continue
 		}
+		if strings.HasSuffix(name, "\r") { // a diff pasted with CRLF line ends
+			return fmt.Errorf("%w: its header lines end in CRLF (Windows line endings): convert the patch to LF and paste it again", ErrMalformedPatch)
+		}
 		if r := checkPath(name); r != nil {
 			return r
 		}

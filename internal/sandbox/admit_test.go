@@ -131,6 +131,7 @@ func TestAdmitEmptyAndMalformed(t *testing.T) {
 		{"prose", "please make the greeting friendlier\n", ErrMalformedPatch},
 		{"bad hunk", "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,3 +1,3 @@\n-a\n+b\n", ErrMalformedPatch},
 		{"bad header", "diff --git a/x b/x\nnew file mode 10x644\n", ErrMalformedPatch},
+		{"crlf", strings.ReplaceAll(greetDiff, "\n", "\r\n"), ErrMalformedPatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Admit([]byte(tc.diff), Limits{})
