@@ -19,16 +19,21 @@ type command struct {
 	run     func(args []string, stdout, stderr io.Writer) error
 }
 
-var commands map[string]command
+// commands is the command tree; a subcommand in its own file registers
+// itself with register in an init function.
+var commands = map[string]command{
+	"serve":   {"run the daemon: SSH server, jobs, control socket", runServe},
+	"pin":     {"manage the PIN: pin set", runPin},
+	"audit":   {"check or export the audit log: audit verify | export | reseal", runAudit},
+	"prs":     {"list, show, close or merge pull requests of the local forge", runPRs},
+	"version": {"print the version", runVersion},
+}
 
-func init() {
-	commands = map[string]command{
-		"serve":   {"run the daemon: SSH server, jobs, control socket", runServe},
-		"pin":     {"manage the PIN: pin set", runPin},
-		"audit":   {"check or export the audit log: audit verify | audit export", runAudit},
-		"prs":     {"list, show, close or merge pull requests of the local forge", runPRs},
-		"version": {"print the version", runVersion},
+func register(name string, c command) {
+	if _, dup := commands[name]; dup {
+		panic("patchgit: command registered twice: " + name)
 	}
+	commands[name] = c
 }
 
 func usage(w io.Writer) {

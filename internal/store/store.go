@@ -28,6 +28,10 @@ var (
 	BucketLeases        = []byte("leases")        // repo -> Lease
 	BucketPRs           = []byte("prs")           // repo + number -> PR (local forge)
 	BucketSettings      = []byte("settings")      // pin hash and other small settings
+	BucketGate          = []byte("gate")          // PIN gate: failure counts, locks, source penalties
+	BucketLedger        = []byte("ledger")        // budget: reservations and settled spends
+	BucketHelpers       = []byte("helpers")       // helper VMs: intent records and lifecycle
+	BucketWebSessions   = []byte("web_sessions")  // web mirror: sessions and one-time links
 )
 
 var keySchema = []byte("schema_version")
@@ -46,6 +50,14 @@ var migrations = []Migration{
 	func(tx *bolt.Tx) error { // 1: the walking skeleton's buckets
 		for _, b := range [][]byte{BucketMeta, BucketAudit, BucketConversations, BucketMessages,
 			BucketProposals, BucketJobs, BucketQueue, BucketLeases, BucketPRs, BucketSettings} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+	func(tx *bolt.Tx) error { // 2: buckets for the gate, the budget, helpers and the web mirror
+		for _, b := range [][]byte{BucketGate, BucketLedger, BucketHelpers, BucketWebSessions} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
