@@ -39,10 +39,11 @@ func runPin(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return exitError{code: 2, msg: "pin: the only subcommand is 'set'"}
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	rest, err := parseArgs(fs, args[1:])
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
+	if len(rest) > 0 {
 		return exitError{code: 2, msg: "pin set takes no arguments: type the PIN when asked, or pipe it on stdin"}
 	}
 	newPIN, err := readPIN(stderr)
@@ -112,8 +113,10 @@ func runAudit(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return exitError{code: 2, msg: "audit: say verify, export or reseal"}
 	}
-	if err := fs.Parse(args); err != nil {
+	if rest, err := parseArgs(fs, args); err != nil {
 		return err
+	} else if len(rest) > 0 {
+		return exitError{code: 2, msg: "audit " + sub + ": unexpected argument " + strconv.Quote(rest[0])}
 	}
 	if sub == "reseal" {
 		return resealAudit(g, stdout)
@@ -169,21 +172,25 @@ func runPRs(args []string, stdout, stderr io.Writer) error {
 			"Pull requests of the local forge. PatchGit never merges on its own: merge is your explicit act.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
 	number := 0
+	if sub == "list" && len(rest) > 0 {
+		return exitError{code: 2, msg: "prs list: unexpected argument " + strconv.Quote(rest[0])}
+	}
 	if sub != "list" {
 		if sub != "show" && sub != "close" && sub != "merge" {
 			fs.Usage()
 			return exitError{code: 2, msg: "prs: unknown subcommand " + strconv.Quote(sub)}
 		}
-		if fs.NArg() != 1 {
+		if len(rest) != 1 {
 			return exitError{code: 2, msg: "prs " + sub + ": give the PR number"}
 		}
-		n, err := strconv.Atoi(strings.TrimPrefix(fs.Arg(0), "#"))
+		n, err := strconv.Atoi(strings.TrimPrefix(rest[0], "#"))
 		if err != nil || n < 1 {
-			return exitError{code: 2, msg: "prs " + sub + ": " + strconv.Quote(fs.Arg(0)) + " is not a PR number"}
+			return exitError{code: 2, msg: "prs " + sub + ": " + strconv.Quote(rest[0]) + " is not a PR number"}
 		}
 		number = n
 	}

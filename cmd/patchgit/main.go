@@ -98,3 +98,24 @@ func runVersion(args []string, stdout, _ io.Writer) error {
 	fmt.Fprintf(stdout, "patchgit %s\n", version)
 	return nil
 }
+
+// parseArgs parses flags wherever they stand among the positional
+// arguments (`prs show 7 --data-dir X` as well as `prs --data-dir X show 7`),
+// which the flag package alone stops at the first positional one.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if rest[0] == "--" {
+			return append(positional, rest[1:]...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}

@@ -41,6 +41,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return exitError{code: 2, msg: "serve takes no arguments, only flags: see patchgit serve --help"}
+	}
 	g.overrides["PATCHGIT_SSH_ADDR"] = sshAddr
 	g.overrides["PATCHGIT_HTTP_ADDR"] = httpAddr
 	cfg, err := g.load()

@@ -2,6 +2,7 @@ package forge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -130,21 +131,26 @@ func (l *Local) Merge(ctx context.Context, repo string, number int) (PR, error) 
 		if err != nil {
 			return err
 		}
-		out, err := l.git.Run(ctx, bare, gitops.RunOpts{}, "merge-tree", "--write-tree", base, head)
-		if err != nil {
+		gitDir := "--git-dir=" + bare // bare repos are only opened explicitly (safe.bareRepository)
+		out, err := l.git.Run(ctx, "", gitops.RunOpts{}, gitDir, "merge-tree", "--write-tree", base, head)
+		var gerr *gitops.Error
+		if errors.As(err, &gerr) && gerr.ExitCode == 1 { // merge-tree's "conflicts" status
 			return fmt.Errorf("%w: %s into %s; rebase the branch and try again", ErrMergeConflict, p.Head, p.Base)
+		}
+		if err != nil {
+			return err
 		}
 		tree := strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 		msg := fmt.Sprintf("Merge pull request #%d from %s\n\n%s\n", p.Number, p.Head, p.Title)
-		commit, err := l.git.Run(ctx, bare, gitops.RunOpts{Stdin: strings.NewReader(msg), Env: []string{
+		commit, err := l.git.Run(ctx, "", gitops.RunOpts{Stdin: strings.NewReader(msg), Env: []string{
 			"GIT_AUTHOR_NAME=PatchGit", "GIT_AUTHOR_EMAIL=patchgit@localhost",
 			"GIT_COMMITTER_NAME=PatchGit", "GIT_COMMITTER_EMAIL=patchgit@localhost",
-		}}, "commit-tree", tree, "-p", base, "-p", head)
+		}}, gitDir, "commit-tree", tree, "-p", base, "-p", head)
 		if err != nil {
 			return err
 		}
 		// update-ref with the old value: refuses if base moved meanwhile.
-		if _, err := l.git.Run(ctx, bare, gitops.RunOpts{}, "update-ref", "refs/heads/"+p.Base,
+		if _, err := l.git.Run(ctx, "", gitops.RunOpts{}, gitDir, "update-ref", "refs/heads/"+p.Base,
 			strings.TrimSpace(string(commit)), base); err != nil {
 			return err
 		}
