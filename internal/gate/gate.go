@@ -134,22 +134,9 @@ func (g *Gate) Check(ctx context.Context, door Door, remote net.Addr, guess stri
 	defer func() { <-turn }()
 
 	source := sourceOf(remote)
-	var b budget
-	if err := g.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		b, err = g.expireLock(tx, door)
-		return err
-	}); err != nil {
-		return Result{}, fmt.Errorf("read pin gate: %w", err)
-	}
-	if now := g.now(); now.Before(b.LockedUntil) {
-		if door == Anonymous {
-			// Knocking on a locked door still earns the source a penalty.
-			if err := g.db.Update(func(tx *bolt.Tx) error { return g.penalize(tx, source, now) }); err != nil {
-				return Result{}, fmt.Errorf("record pin gate penalty: %w", err)
-			}
-		}
-		return Result{}, g.lockedError(door, b)
+	b, err := g.closed(door, source)
+	if err != nil {
+		return Result{}, err
 	}
 	if wait := b.LastFailure.Add(g.policy.Backoff(b.Failures)).Sub(g.now()); wait > 0 {
 		if err := g.sleep(ctx, wait); err != nil {
@@ -373,21 +360,39 @@ func (g *Gate) Status() (Status, error) {
 
 // Closed returns an error wrapping ErrLocked while door is locked, nil
 // otherwise; a door asks before it prompts, so a locked gate says so
-// instead of asking for a PIN it will not check.
-func (g *Gate) Closed(door Door) error {
-	var b budget
-	if err := g.db.View(func(tx *bolt.Tx) error {
-		var err error
-		b, err = getBudget(tx, door)
-		return err
-	}); err != nil {
+// instead of asking for a PIN it will not check. Knocking on the locked
+// anonymous door earns the source a penalty, as a wrong PIN would.
+func (g *Gate) Closed(door Door, remote net.Addr) error {
+	_, err := g.closed(door, sourceOf(remote))
+	if err != nil && !IsLocked(err) {
 		g.log.Error("read pin gate", "err", err)
 		return nil // Check reads it again and reports the error
 	}
-	if g.now().Before(b.LockedUntil) {
-		return g.lockedError(door, b)
+	return err
+}
+
+// closed ends a lock that ran out, and reports (ErrLocked) one that has not.
+func (g *Gate) closed(door Door, source netip.Prefix) (budget, error) {
+	var b budget
+	var locked bool
+	err := g.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if b, err = g.expireLock(tx, door); err != nil {
+			return err
+		}
+		now := g.now()
+		if locked = now.Before(b.LockedUntil); locked && door == Anonymous {
+			return g.penalize(tx, source, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return b, fmt.Errorf("read pin gate: %w", err)
 	}
-	return nil
+	if locked {
+		return b, g.lockedError(door, b)
+	}
+	return b, nil
 }
 
 // Unlocked is what Unlock cleared.

@@ -137,8 +137,8 @@ func TestLocksAfterMaxFailuresAndEvaluatesNoMore(t *testing.T) {
 	if n := f.verify.calls.Load(); n != 10 {
 		t.Errorf("%d PINs evaluated, want 10", n)
 	}
-	if f.gate.Closed(Anonymous) == nil || f.gate.Closed(KeyHolder) != nil {
-		t.Errorf("Closed: anonymous %v, key holder %v; want locked, open", f.gate.Closed(Anonymous), f.gate.Closed(KeyHolder))
+	if f.gate.Closed(Anonymous, nil) == nil || f.gate.Closed(KeyHolder, nil) != nil {
+		t.Errorf("Closed: anonymous %v, key holder %v; want locked, open", f.gate.Closed(Anonymous, nil), f.gate.Closed(KeyHolder, nil))
 	}
 }
 

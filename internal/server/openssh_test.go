@@ -24,7 +24,7 @@ import (
 func TestOpenSSHRetriesAreThrottledAndCapped(t *testing.T) {
 	ts := startServer(t, nil)
 	term := startSSH(t, ts.addr, "mallory", nil, "-o", "NumberOfPasswordPrompts=6", "help")
-	for i := 1; i <= maxAuthTries; i++ {
+	for i := 1; i <= DefaultLimits().MaxAuthTries; i++ {
 		term.waitFor(t, "PIN: ", i)
 		term.send(t, fmt.Sprintf("00000%d\r", i))
 	}
@@ -32,14 +32,14 @@ func TestOpenSSHRetriesAreThrottledAndCapped(t *testing.T) {
 		t.Errorf("ssh exit %d, want 255 (authentication failed)\n%s", code, term.output())
 	}
 	// The client would have asked 6 times; the server stops it after 3.
-	if n := strings.Count(term.output(), "PIN: "); n != maxAuthTries {
-		t.Errorf("prompted %d times, want %d\n%s", n, maxAuthTries, term.output())
+	if n := strings.Count(term.output(), "PIN: "); n != DefaultLimits().MaxAuthTries {
+		t.Errorf("prompted %d times, want %d\n%s", n, DefaultLimits().MaxAuthTries, term.output())
 	}
 	if got, want := ts.clock.Sleeps(), []time.Duration{250 * time.Millisecond, 500 * time.Millisecond}; !slices.Equal(got, want) {
 		t.Errorf("retries on one connection waited %v, want %v", got, want)
 	}
-	if ts.gate.Failures() != maxAuthTries {
-		t.Errorf("gate counted %d failures, want %d", ts.gate.Failures(), maxAuthTries)
+	if n := ts.failures(t); n != DefaultLimits().MaxAuthTries {
+		t.Errorf("gate counted %d failures, want %d", n, DefaultLimits().MaxAuthTries)
 	}
 }
 
