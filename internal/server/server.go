@@ -36,18 +36,18 @@ type AppFactory func(sess ssh.Session, actor string) tea.Model
 
 // Options configures New.
 type Options struct {
-	Addr          string       // listen address, e.g. 127.0.0.1:2222; ignored when Listener is set
-	Listener      net.Listener // optional: an open listener to serve on (tests pass 127.0.0.1:0)
-	HostKeyPath   string       // ed25519 host key, created on first start
-	Service       core.Service
-	Gate          *gate.Gate // the PIN gate every door shares
+	Addr        string       // listen address, e.g. 127.0.0.1:2222; ignored when Listener is set
+	Listener    net.Listener // optional: an open listener to serve on (tests pass 127.0.0.1:0)
+	HostKeyPath string       // ed25519 host key, created on first start
+	Service     core.Service
+	Gate        *gate.Gate // the PIN gate every door shares
 	// AuthorizedKeysPath is the optional authorized_keys file (data dir):
 	// a key in it, then the PIN, reaches the key holders' door.
 	AuthorizedKeysPath string
 	Limits             Limits
-	App           AppFactory
-	Logger        *slog.Logger
-	MaxStdinBytes int64 // cap on a patch piped to `propose`; 0 means 1 MiB
+	App                AppFactory
+	Logger             *slog.Logger
+	MaxStdinBytes      int64 // cap on a patch piped to `propose`; 0 means 1 MiB
 }
 
 // Limits are the pre-auth and session limits; a zero field takes the
