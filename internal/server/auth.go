@@ -45,6 +45,14 @@ type pendingKey struct{}
 // holders' door (its own budget and lock). RequireKey drops the first.
 func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
 	cfg := &gossh.ServerConfig{MaxAuthTries: s.limits.MaxAuthTries}
+	// Called at the first authentication request, i.e. once the key
+	// exchange is done: such a connection is evicted after slower ones.
+	cfg.BannerCallback = func(gossh.ConnMetadata) string {
+		if p, ok := ctx.Value(pendingKey{}).(*pending); ok {
+			p.atAuth.Store(true)
+		}
+		return ""
+	}
 	if !s.limits.RequireKey {
 		cfg.KeyboardInteractiveCallback = s.pinCallback(ctx, gate.Anonymous, "")
 	}

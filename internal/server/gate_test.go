@@ -240,9 +240,19 @@ func TestPreauthEvictsOldestOfBusiestNetwork(t *testing.T) {
 	if !closed(a2) || closed(b1) || closed(c1) || closed(d1) || closed(a3) {
 		t.Fatalf("total cap evicted the wrong one: a2 %v b1 %v c1 %v d1 %v a3 %v", closed(a2), closed(b1), closed(c1), closed(d1), closed(a3))
 	}
+	// A connection that reached authentication outlives older stalled ones.
+	b1.atAuth.Store(true)
+	e1 := dial("127.0.5.1") // all networks hold 1 now but 127.0.1.0/24 (a3); a3 is the busiest... of one
+	if !closed(a3) || closed(b1) {
+		t.Fatalf("stage ignored: a3 closed %v, b1 %v", closed(a3), closed(b1))
+	}
+	f1 := dial("127.0.6.1") // c1 is now the oldest stage-0 connection
+	if !closed(c1) || closed(b1) || closed(e1) || closed(f1) {
+		t.Fatalf("second eviction: c1 %v b1 %v e1 %v f1 %v", closed(c1), closed(b1), closed(e1), closed(f1))
+	}
 	d1.done() // authenticated: leaves the table
-	if n := p.count(); n != 3 || p.evicted.Load() != 2 {
-		t.Errorf("count %d, evicted %d; want 3, 2", n, p.evicted.Load())
+	if n := p.count(); n != 3 || p.evicted.Load() != 4 {
+		t.Errorf("count %d, evicted %d; want 3, 4", n, p.evicted.Load())
 	}
 }
 

@@ -11,10 +11,13 @@ import (
 
 // preauth tracks connections that have not authenticated yet and keeps
 // them under two caps: one per source network and one in all. At a cap it
-// closes the oldest connection of the busiest network rather than turning
-// the newcomer away, so stalled or slow-drip connections (which are always
-// the oldest) cannot keep a real login out, and a flood from one network
-// evicts its own connections before anyone else's.
+// closes a connection to make room rather than turning the newcomer away:
+// the least advanced one (nothing received, then a few bytes, then through
+// the key exchange), among those the one whose network holds the most,
+// among those the oldest. A real client is through the key exchange within
+// milliseconds, so stalled and slow-drip connections go first whatever their
+// number, and a flood from one network evicts its own connections before
+// anyone else's.
 type preauth struct {
 	max, perNetwork int
 
@@ -32,6 +35,31 @@ type pending struct {
 	network netip.Prefix
 	seq     uint64
 	once    sync.Once
+	read    atomic.Int64 // bytes received
+	atAuth  atomic.Bool  // the key exchange is done: the client is authenticating
+}
+
+// keyExchangeBytes: a connection that sent this much has at least sent its
+// version line and begun the key exchange.
+const keyExchangeBytes = 64
+
+// stage orders connections by how far they got: 0 nothing much, 1 key
+// exchange begun, 2 authenticating.
+func (c *pending) stage() int {
+	switch {
+	case c.atAuth.Load():
+		return 2
+	case c.read.Load() >= keyExchangeBytes:
+		return 1
+	default:
+		return 0
+	}
+}
+
+func (c *pending) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.read.Add(int64(n))
+	return n, err
 }
 
 func newPreauth(max, perNetwork int) *preauth {
@@ -45,10 +73,10 @@ func (p *preauth) admit(conn net.Conn) *pending {
 	p.mu.Lock()
 	var victims []*pending
 	if list := p.byNet[network]; len(list) >= p.perNetwork {
-		victims = append(victims, p.removeLocked(list[0]))
+		victims = append(victims, p.removeLocked(p.victimLocked(list)))
 	}
 	for p.total >= p.max {
-		victims = append(victims, p.removeLocked(p.busiestOldestLocked()))
+		victims = append(victims, p.removeLocked(p.victimLocked(nil)))
 	}
 	p.seq++
 	c := &pending{Conn: conn, p: p, network: network, seq: p.seq}
@@ -62,14 +90,26 @@ func (p *preauth) admit(conn net.Conn) *pending {
 	return c
 }
 
-// busiestOldestLocked picks the oldest connection of the network holding
-// the most; ties go to the network whose oldest is oldest.
-func (p *preauth) busiestOldestLocked() *pending {
+// victimLocked picks the connection to close: least advanced, then of the
+// busiest network, then oldest; from among only when it is not nil.
+func (p *preauth) victimLocked(among []*pending) *pending {
 	var pick *pending
-	most := 0
+	var pickStage, pickNet int
+	consider := func(c *pending) {
+		st, n := c.stage(), len(p.byNet[c.network])
+		if pick == nil || st < pickStage || (st == pickStage && (n > pickNet || (n == pickNet && c.seq < pick.seq))) {
+			pick, pickStage, pickNet = c, st, n
+		}
+	}
+	if among != nil {
+		for _, c := range among {
+			consider(c)
+		}
+		return pick
+	}
 	for _, list := range p.byNet {
-		if len(list) > most || (len(list) == most && list[0].seq < pick.seq) {
-			pick, most = list[0], len(list)
+		for _, c := range list {
+			consider(c)
 		}
 	}
 	return pick
