@@ -105,7 +105,7 @@ func startServer(t *testing.T, tweak func(*Options)) *testServer {
 
 // newTestGate is a real gate on a fresh store, with the fake clock and
 // loopback exempt from source penalties (tests of penalties change that).
-func newTestGate(t *testing.T, verifier gate.Verifier, clock *fakeClock, tweak func(*gate.Policy)) (*gate.Gate, *store.DB, *audit.Log) {
+func newTestGate(t testing.TB, verifier gate.Verifier, clock *fakeClock, tweak func(*gate.Policy)) (*gate.Gate, *store.DB, *audit.Log) {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := store.Open(filepath.Join(dir, "patchgit.db"), store.Options{})
@@ -119,8 +119,11 @@ func newTestGate(t *testing.T, verifier gate.Verifier, clock *fakeClock, tweak f
 	if tweak != nil {
 		tweak(&p)
 	}
-	g, err := gate.New(gate.Options{DB: db, Audit: log, Verifier: verifier, Policy: p,
-		Logger: slog.New(slog.DiscardHandler), Now: clock.Now, Sleep: clock.Sleep})
+	opts := gate.Options{DB: db, Audit: log, Verifier: verifier, Policy: p, Logger: slog.New(slog.DiscardHandler)}
+	if clock != nil { // nil: the real clock
+		opts.Now, opts.Sleep = clock.Now, clock.Sleep
+	}
+	g, err := gate.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
