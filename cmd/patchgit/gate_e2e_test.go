@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,6 +20,10 @@ import (
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/patchgit/patchgit/internal/audit"
+	"github.com/patchgit/patchgit/internal/gate"
+	"github.com/patchgit/patchgit/internal/store"
 )
 
 // The PIN gate end to end: the real binary, the Go SSH client, many
@@ -368,5 +373,46 @@ func TestE2EFloodDoesNotStarveARealLogin(t *testing.T) {
 	}
 	if closedByServer.Load() < 100 {
 		t.Errorf("the server closed only %d flood connections; the pre-auth cap is not working", closedByServer.Load())
+	}
+}
+
+// wrongVerifier says every PIN is wrong.
+type wrongVerifier struct{}
+
+func (wrongVerifier) CheckPIN(context.Context, string) (bool, error) { return false, nil }
+
+// With the daemon stopped, `pin unlock` works on the store and is audited.
+func TestPinUnlockWithDaemonStopped(t *testing.T) {
+	dataDir := t.TempDir()
+	db, err := store.Open(filepath.Join(dataDir, dbFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := audit.New(db, filepath.Join(dataDir, auditHead))
+	p := gate.DefaultPolicy()
+	p.FirstDelay, p.MaxDelay, p.MaxFailures = time.Millisecond, time.Millisecond, 3
+	g, err := gate.New(gate.Options{DB: db, Audit: log, Verifier: wrongVerifier{}, Policy: p, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		_, _ = g.CheckPIN(context.Background(), &net.TCPAddr{IP: net.ParseIP("198.51.100.1")}, "000000")
+	}
+	if _, err := g.CheckPIN(context.Background(), nil, "000000"); !gate.IsLocked(err) {
+		t.Fatalf("gate not locked: %v", err)
+	}
+	db.Close()
+
+	out, err := patchgit(t, dataDir, "", "pin", "unlock")
+	if err != nil || !strings.Contains(out, "it was locked; cleared 3 wrong PIN(s), 0 key holder failure(s), 1 source penalty(ies)") {
+		t.Fatalf("pin unlock on the store: %v\n%s", err, out)
+	}
+	out, err = patchgit(t, dataDir, "", "audit", "export")
+	if err != nil || !strings.Contains(out, `"kind":"gate.unlocked","actor":"operator"`) {
+		t.Errorf("the unlock is not in the audit log: %v\n%s", err, out)
+	}
+	out, err = patchgit(t, dataDir, "", "pin", "unlock", "now")
+	if err == nil || !strings.Contains(out, "pin unlock takes no arguments") {
+		t.Errorf("pin unlock with an argument: %v\n%s", err, out)
 	}
 }
