@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"time"
 
 	"charm.land/ssh"
 	"charm.land/wish/v2"
@@ -184,11 +185,34 @@ func (s *Server) pinCallback(ctx ssh.Context, door gate.Door, keyFingerprint str
 func (s *Server) connCallback(ctx ssh.Context, conn net.Conn) net.Conn {
 	if left, refused := s.gate.Refused(conn.RemoteAddr()); refused {
 		s.log.Debug("connection refused: source penalty", "remote", conn.RemoteAddr().String(), "left", left)
+		s.refusedPenalty.Add(1)
+		s.logPressure()
 		return nil
 	}
 	p := s.preauth.admit(conn)
+	s.logPressure()
 	ctx.SetValue(pendingKey{}, p)
 	return p
+}
+
+// pressureLogEvery spaces the summary of refused and evicted connections:
+// under a flood, one line a minute instead of one per connection.
+const pressureLogEvery = time.Minute
+
+// logPressure logs how many connections were refused for a penalty or
+// closed to make room since the last such line, at most once a minute.
+func (s *Server) logPressure() {
+	now := time.Now()
+	last := s.pressureLogged.Load()
+	if now.UnixNano()-last < int64(pressureLogEvery) || !s.pressureLogged.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	refused, evicted := s.refusedPenalty.Swap(0), s.preauth.evicted.Swap(0)
+	if refused == 0 && evicted == 0 {
+		return
+	}
+	s.log.Warn("pre-auth pressure", "refused_for_penalty", refused, "closed_to_make_room", evicted,
+		"unauthenticated_now", s.preauth.count(), "max_startups", s.limits.MaxStartups)
 }
 
 // RecentFailures is the summary of wrong PINs before this session's login,

@@ -271,3 +271,31 @@ func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
 }
+
+// A connection that stays silent past the idle timeout is closed, and so is
+// one older than the maximum session length, however busy.
+func TestIdleAndMaxSessionTimeouts(t *testing.T) {
+	ts := startServer(t, func(o *Options) { o.Limits.IdleTimeout = 300 * time.Millisecond })
+	c := ts.dial(t, "alice")
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("an idle connection outlived the 300 ms idle timeout by seconds")
+	}
+
+	ts = startServer(t, func(o *Options) { o.Limits.MaxSession = 700 * time.Millisecond })
+	c = ts.dial(t, "alice")
+	start := time.Now()
+	for time.Since(start) < 5*time.Second {
+		if _, _, err := c.SendRequest("keepalive@openssh.com", true, nil); err != nil {
+			if took := time.Since(start); took < 500*time.Millisecond {
+				t.Errorf("closed after %v, before the maximum session length", took)
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("a busy connection outlived the 700 ms maximum session length by seconds")
+}

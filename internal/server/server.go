@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -103,6 +104,9 @@ type Server struct {
 	limits   Limits
 	preauth  *preauth
 	maxStdin int64
+	// counters for the once-a-minute pre-auth pressure log line
+	refusedPenalty atomic.Int64
+	pressureLogged atomic.Int64 // unix nanoseconds of the last line
 
 	// quit ends at Shutdown so sessions that merely wait (propose) finish
 	// early instead of holding the shutdown until its deadline.
