@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/pem"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,8 +19,8 @@ import (
 	"github.com/patchgit/patchgit/internal/gate"
 )
 
-// newKey returns a signer and writes its public key to an authorized_keys
-// file in dir.
+// newKey returns a signer, writes its public key to an authorized_keys
+// file in dir and its private key to id_ed25519 there (for OpenSSH).
 func newKey(t *testing.T, dir string) (gossh.Signer, string) {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -28,6 +29,13 @@ func newKey(t *testing.T, dir string) (gossh.Signer, string) {
 	}
 	signer, err := gossh.NewSignerFromKey(priv)
 	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := gossh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "id_ed25519"), pem.EncodeToMemory(block), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "authorized_keys")
