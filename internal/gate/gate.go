@@ -10,12 +10,14 @@ package gate
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -56,6 +58,9 @@ type Gate struct {
 	// stands between the owner and the prompt. Channels, so waiting honours
 	// ctx.
 	turns map[Door]chan struct{}
+	// penaltyRecords approximates the stored penalty records (exact after
+	// each prune); lastPrune is when prune last swept (unix nanoseconds).
+	penaltyRecords, lastPrune atomic.Int64
 }
 
 // New checks opts and returns the gate.
@@ -122,7 +127,10 @@ const maxGuessLen = 64
 // transaction. A context that ends first, or a verifier error, changes
 // nothing. A locked door evaluates nothing.
 func (g *Gate) Check(ctx context.Context, door Door, remote net.Addr, guess string) (Result, error) {
-	turn := g.turns[door]
+	turn, known := g.turns[door]
+	if !known {
+		return Result{}, fmt.Errorf("%w: unknown door %q", ErrBadPolicy, door)
+	}
 	if err := ctx.Err(); err != nil { // select would pick at random between two ready cases
 		return Result{}, fmt.Errorf("wait for pin check: %w", err)
 	}
@@ -255,6 +263,41 @@ func (g *Gate) expireLock(tx *bolt.Tx, door Door) (budget, error) {
 	return b, putBudget(tx, door, b)
 }
 
+// maxPenaltyRecords bounds the penalty records kept, so knocking from
+// endless networks (IPv6 has plenty of /64s) cannot fill the disk.
+const maxPenaltyRecords = 10_000
+
+// pruneEvery spaces the sweeps that delete forgotten penalty records.
+const pruneEvery = time.Minute
+
+// prune deletes penalty records past their penalty and the quiet time that
+// resets them (PenaltyMax), at most once per pruneEvery, and recounts.
+func (g *Gate) prune(tx *bolt.Tx, now time.Time) error {
+	if last := g.lastPrune.Load(); last != 0 && now.Sub(time.Unix(0, last)) < pruneEvery {
+		return nil
+	}
+	g.lastPrune.Store(now.UnixNano())
+	bucket := tx.Bucket(store.BucketGate)
+	var stale [][]byte
+	kept := int64(0)
+	c := bucket.Cursor()
+	for k, v := c.Seek([]byte(penaltyPrefix)); k != nil && bytes.HasPrefix(k, []byte(penaltyPrefix)); k, v = c.Next() {
+		var p penalty
+		if err := json.Unmarshal(v, &p); err != nil || now.After(p.Until.Add(g.policy.PenaltyMax)) {
+			stale = append(stale, bytes.Clone(k))
+			continue
+		}
+		kept++
+	}
+	for _, k := range stale {
+		if err := bucket.Delete(k); err != nil {
+			return err
+		}
+	}
+	g.penaltyRecords.Store(kept)
+	return nil
+}
+
 // maxPenaltyAudits bounds penalty entries per burst; Unlock and the next
 // right PIN report the networks penalized.
 const maxPenaltyAudits = 50
@@ -265,8 +308,18 @@ func (g *Gate) penalize(tx *bolt.Tx, source netip.Prefix, now time.Time) error {
 		return nil
 	}
 	var p penalty
-	if _, err := store.GetJSON(tx, store.BucketGate, penaltyKey(source), &p); err != nil {
+	found, err := store.GetJSON(tx, store.BucketGate, penaltyKey(source), &p)
+	if err != nil {
 		return err
+	}
+	if !found {
+		if err := g.prune(tx, now); err != nil {
+			return err
+		}
+		if g.penaltyRecords.Load() >= maxPenaltyRecords {
+			return nil // full: the global budget still holds; penalties resume as records expire
+		}
+		g.penaltyRecords.Add(1)
 	}
 	if now.After(p.Until.Add(g.policy.PenaltyMax)) {
 		p.Failures = 0 // quiet for long enough: start over

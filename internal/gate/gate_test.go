@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -320,5 +321,31 @@ func TestBadPolicyIsExplained(t *testing.T) {
 	_, err := New(Options{DB: &store.DB{}, Audit: &audit.Log{}, Verifier: &countingVerifier{}, Policy: p})
 	if !errors.Is(err, ErrBadPolicy) || !strings.Contains(err.Error(), "NIST") {
 		t.Errorf("max failures 1000: %v", err)
+	}
+}
+
+// Penalty records are bounded: forgotten ones are pruned, and past the cap
+// new networks are not recorded (the global budget still holds).
+func TestPenaltyRecordsAreBounded(t *testing.T) {
+	f := newFixture(t, func(p *Policy) { p.MaxFailures = 1 })
+	ctx := context.Background()
+	_, _ = f.gate.CheckPIN(ctx, addr("198.51.100.1:1"), "000000") // locks; one record
+	for i := range 20 {                                           // knocks on the locked gate from 20 networks
+		_, _ = f.gate.CheckPIN(ctx, addr(fmt.Sprintf("10.%d.0.1:1", i)), "000000")
+	}
+	if st, _ := f.gate.Status(); st.Penalties != 21 {
+		t.Fatalf("%d penalty records, want 21", st.Penalties)
+	}
+	f.gate.penaltyRecords.Store(maxPenaltyRecords) // as if full
+	f.gate.lastPrune.Store(f.clock.Now().UnixNano())
+	_, _ = f.gate.CheckPIN(ctx, addr("203.0.113.1:1"), "000000")
+	if _, refused := f.gate.Refused(addr("203.0.113.1:1")); refused {
+		t.Error("a new network was recorded past the cap")
+	}
+	// An hour later every record is forgotten and the next sweep drops them.
+	f.clock.advance(time.Hour)
+	_, _ = f.gate.CheckPIN(ctx, addr("192.0.2.1:1"), "000000")
+	if st, _ := f.gate.Status(); st.Penalties != 1 || f.gate.penaltyRecords.Load() != 1 {
+		t.Errorf("after the sweep: %d records stored, %d counted; want 1, 1", st.Penalties, f.gate.penaltyRecords.Load())
 	}
 }
