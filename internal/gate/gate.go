@@ -181,11 +181,11 @@ func (g *Gate) Check(ctx context.Context, door Door, remote net.Addr, guess stri
 				return err
 			}
 		}
-		max := g.policy.MaxFailures
+		limit := g.policy.MaxFailures
 		if door == KeyHolder {
-			max = g.policy.KeyMaxFailures
+			limit = g.policy.KeyMaxFailures
 		}
-		if b.Failures >= max {
+		if b.Failures >= limit {
 			b.LockedUntil = now.Add(g.policy.LockFor)
 			lockedNow = true
 			if _, err := g.audit.Append(tx, "gate.locked", "gate", string(door), map[string]string{
