@@ -31,13 +31,16 @@ func runPin(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "Usage: patchgit pin set [flags]\n\nReads the new PIN (6 to 12 digits) from the terminal, or from stdin when it is not a terminal.\nThe PIN is never taken from an argument: arguments show up in ps and shell history.\n\n")
 		fs.PrintDefaults()
 	}
+	if len(args) > 0 && args[0] == "unlock" {
+		return runPinUnlock(args[1:], stdout, stderr) // pin_unlock.go
+	}
 	if len(args) == 0 || args[0] != "set" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			fs.Usage()
 			return flag.ErrHelp
 		}
 		fs.Usage()
-		return exitError{code: 2, msg: "pin: the only subcommand is 'set'"}
+		return exitError{code: 2, msg: "pin: say set or unlock"}
 	}
 	rest, err := parseArgs(fs, args[1:])
 	if err != nil {

@@ -23,7 +23,7 @@ type command struct {
 // itself with register in an init function.
 var commands = map[string]command{
 	"serve":   {"run the daemon: SSH server, jobs, control socket", runServe},
-	"pin":     {"manage the PIN: pin set", runPin},
+	"pin":     {"manage the PIN: pin set | unlock", runPin},
 	"audit":   {"check or export the audit log: audit verify | export | reseal", runAudit},
 	"prs":     {"list, show, close or merge pull requests of the local forge", runPRs},
 	"version": {"print the version", runVersion},

@@ -81,13 +81,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return err
 	}
+	pinGate, err := newGate(cfg, p, log)
+	if err != nil {
+		sock.Close()
+		return err
+	}
 	srv, err := server.New(server.Options{
-		Addr:        cfg.SSH.Addr,
-		HostKeyPath: dataPath(cfg, hostKeyFile),
-		Service:     p.core,
-		PIN:         pinChecker{p.db},
-		App: func(_ ssh.Session, actor string) tea.Model {
-			return tui.New(p.core, tui.Options{Actor: actor, MaxPasteBytes: int(cfg.Sandbox.MaxPasteBytes)})
+		Addr:               cfg.SSH.Addr,
+		HostKeyPath:        dataPath(cfg, hostKeyFile),
+		Service:            p.core,
+		Gate:               pinGate,
+		AuthorizedKeysPath: dataPath(cfg, authorizedKeysFile),
+		Limits:             sshLimits(cfg),
+		App: func(sess ssh.Session, actor string) tea.Model {
+			return tui.New(p.core, tui.Options{Actor: actor, MaxPasteBytes: int(cfg.Sandbox.MaxPasteBytes),
+				Notice: server.RecentFailures(sess)})
 		},
 		Logger:        log,
 		MaxStdinBytes: cfg.Sandbox.MaxPatchBytes,

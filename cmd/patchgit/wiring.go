@@ -28,6 +28,9 @@ const (
 	socketFile  = "patchgit.sock"
 	hostKeyFile = "ssh_host_ed25519"
 	pinFile     = "initial-pin"
+	// authorizedKeysFile is optional: its keys, then the PIN, reach the key
+	// holders' door of the PIN gate.
+	authorizedKeysFile = "authorized_keys"
 )
 
 // globalFlags are the flags every state-touching subcommand takes.

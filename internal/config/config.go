@@ -19,12 +19,27 @@ type Config struct {
 	Author   AuthorConfig  `yaml:"author"`
 	Jobs     JobsConfig    `yaml:"jobs"`
 	Sandbox  SandboxConfig `yaml:"sandbox"`
+	Gate     GateConfig    `yaml:"gate"`  // the PIN gate: config/gate.go
 	Repos    []Repo        `yaml:"repos"` // file only: lists are not settable from the environment
 }
 
-// SSHConfig is the SSH listener.
+// SSHConfig is the SSH listener and its pre-auth and session limits.
 type SSHConfig struct {
 	Addr string `yaml:"addr"` // host:port
+	// LoginGrace closes a connection that has not authenticated within it.
+	LoginGrace Duration `yaml:"login_grace"`
+	// MaxStartups caps unauthenticated connections at once; at the cap the
+	// oldest of the busiest source network is closed to make room.
+	MaxStartups int `yaml:"max_startups"`
+	// MaxStartupsPerNetwork caps them per source /24 (IPv4) or /64 (IPv6).
+	MaxStartupsPerNetwork int `yaml:"max_startups_per_network"`
+	// MaxAuthTries caps authentication attempts per connection.
+	MaxAuthTries int `yaml:"max_auth_tries"`
+	// RequireKey: a key from <data_dir>/authorized_keys AND the PIN, always.
+	RequireKey  bool     `yaml:"require_key"`
+	IdleTimeout Duration `yaml:"idle_timeout"` // a connection silent this long is closed
+	MaxSession  Duration `yaml:"max_session"`  // a connection older than this is closed
+	MaxSessions int      `yaml:"max_sessions"` // sessions open at once
 }
 
 // HTTPConfig is the web mirror's listener.
@@ -73,10 +88,13 @@ func defaults(lookup func(string) (string, bool)) Config {
 	return Config{
 		DataDir:  defaultDataDir(lookup),
 		LogLevel: "info",
-		SSH:      SSHConfig{Addr: "127.0.0.1:2222"},
-		HTTP:     HTTPConfig{Addr: "127.0.0.1:8080"},
-		Author:   AuthorConfig{Name: "PatchGit", Email: "patchgit@localhost"},
-		Jobs:     JobsConfig{Concurrency: 1, LeaseTTL: Duration(10 * time.Minute)},
+		SSH: SSHConfig{Addr: "127.0.0.1:2222", LoginGrace: Duration(30 * time.Second), MaxStartups: 64,
+			MaxStartupsPerNetwork: 8, MaxAuthTries: 3, IdleTimeout: Duration(30 * time.Minute),
+			MaxSession: Duration(12 * time.Hour), MaxSessions: 16},
+		Gate:   defaultGate(),
+		HTTP:   HTTPConfig{Addr: "127.0.0.1:8080"},
+		Author: AuthorConfig{Name: "PatchGit", Email: "patchgit@localhost"},
+		Jobs:   JobsConfig{Concurrency: 1, LeaseTTL: Duration(10 * time.Minute)},
 		Sandbox: SandboxConfig{
 			CheckTimeout:  Duration(5 * time.Minute),
 			MaxPatchBytes: 1 << 20,

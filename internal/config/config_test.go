@@ -118,11 +118,11 @@ func TestMissingFile(t *testing.T) {
 func TestFileErrorsNameTheKey(t *testing.T) {
 	cases := map[string]struct{ body, want string }{
 		"unknown top-level key": {"colour: red\n", `colour (line 1): unknown key (valid keys here: author, data_dir,`},
-		"unknown nested key":    {"ssh:\n  adr: :22\n", `ssh.adr (line 2): unknown key (valid keys here: addr)`},
+		"unknown nested key":    {"ssh:\n  adr: :22\n", `ssh.adr (line 2): unknown key (valid keys here: addr, idle_timeout,`},
 		"unknown key in a list": {"repos:\n  - name: a\n    url: /r\n    forg: local\n", `repos[0].forg (line 4): unknown key`},
 		"not a number":          {"jobs:\n  concurrency: many\n", `jobs.concurrency (line 2): "many" is not a whole number`},
 		"bare number duration":  {"sandbox:\n  check_timeout: 30\n", `sandbox.check_timeout (line 2): "30" is not a duration like 30s`},
-		"mapping expected":      {"ssh: 2222\n", `ssh (line 1): expected a mapping of keys (valid keys: addr)`},
+		"mapping expected":      {"ssh: 2222\n", `ssh (line 1): expected a mapping of keys (valid keys: addr, idle_timeout,`},
 		"list expected":         {"repos:\n  name: a\n", `repos (line 2): expected a list`},
 		"duplicate key":         {"log_level: info\nlog_level: debug\n", `log_level (line 2): set twice (first on line 1)`},
 		"syntax error":          {"ssh: [\n", `parse YAML`},
@@ -157,6 +157,11 @@ func TestEveryEnvVarSetsItsField(t *testing.T) {
 		"author.name": "Bot", "author.email": "bot@example.com", "jobs.concurrency": "4",
 		"jobs.lease_ttl": "3m0s", "sandbox.check_timeout": "1m0s", "sandbox.max_patch_bytes": "2048",
 		"sandbox.max_files": "7", "sandbox.max_lines": "70", "sandbox.max_paste_bytes": "4096",
+		"ssh.login_grace": "20s", "ssh.max_startups": "32", "ssh.max_startups_per_network": "4",
+		"ssh.max_auth_tries": "2", "ssh.require_key": "true", "ssh.idle_timeout": "10m0s",
+		"ssh.max_session": "2h0m0s", "ssh.max_sessions": "5",
+		"gate.first_delay": "100ms", "gate.max_delay": "4s", "gate.max_failures": "5", "gate.lock_for": "1h0m0s",
+		"gate.key_max_failures": "2", "gate.penalty_first": "1s", "gate.penalty_max": "5m0s",
 	}
 	vars := EnvVars()
 	if len(vars) != len(values) {

@@ -70,6 +70,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateRepos()...)
+	errs = append(errs, c.validateGate()...) // gate.go
 	return errors.Join(errs...)
 }
 

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func validConfig() Config {
@@ -40,6 +41,11 @@ func TestValidateMessages(t *testing.T) {
 		"data dir":       {func(c *Config) { c.DataDir = "" }, `data_dir: is empty; set data_dir or PATCHGIT_DATA_DIR`},
 		"email":          {func(c *Config) { c.Author.Email = "patchgit" }, `author.email: "patchgit" is not an email address`},
 		"author name":    {func(c *Config) { c.Author.Name = "A <b>" }, `author.name: "A <b>" is not usable in a commit`},
+		"gate failures":  {func(c *Config) { c.Gate.MaxFailures = 101 }, `gate.max_failures: 101 is out of range; use 1 to 100 (NIST`},
+		"gate delays":    {func(c *Config) { c.Gate.MaxDelay = Duration(time.Millisecond) }, `gate.max_delay: 1ms is below gate.first_delay 250ms`},
+		"gate exempt":    {func(c *Config) { c.Gate.ExemptNetworks = []string{"10.0.0.0/33"} }, `gate.exempt_networks[0]: "10.0.0.0/33" is not a network`},
+		"max startups":   {func(c *Config) { c.SSH.MaxStartupsPerNetwork = 100 }, `ssh.max_startups_per_network: 100 is above ssh.max_startups 64`},
+		"login grace":    {func(c *Config) { c.SSH.LoginGrace = 0 }, `ssh.login_grace: must be greater than zero`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

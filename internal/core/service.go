@@ -64,6 +64,9 @@ type Service interface {
 type Admin interface {
 	// SetPIN replaces the PIN (stored as an argon2id hash).
 	SetPIN(ctx context.Context, actor, pin string) error
+	// UnlockPIN reopens the PIN gate: it clears both doors' locks, counts
+	// and delays and every source penalty, and says what it cleared.
+	UnlockPIN(ctx context.Context, actor string) (PINUnlock, error)
 }
 
 // EventKind names what changed; subscribers re-read what they show.

@@ -93,3 +93,8 @@ func (c *Client) VerifyAudit(ctx context.Context) (core.AuditReport, error) {
 func (c *Client) SetPIN(ctx context.Context, actor, pin string) error {
 	return c.call(ctx, "SetPIN", nil, actor, pin)
 }
+
+// UnlockPIN, like SetPIN, needs a connection with Admin rights.
+func (c *Client) UnlockPIN(ctx context.Context, actor string) (core.PINUnlock, error) {
+	return callFor[core.PINUnlock](ctx, c, "UnlockPIN", actor)
+}

@@ -503,6 +503,16 @@ func (s *memService) SetPIN(ctx context.Context, actor, pin string) error {
 	return nil
 }
 
+func (s *memService) UnlockPIN(ctx context.Context, actor string) (core.PINUnlock, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("UnlockPIN", actor); err != nil {
+		return core.PINUnlock{}, err
+	}
+	s.record("gate.unlocked", actor, "pin", nil)
+	return core.PINUnlock{}, nil
+}
+
 func (s *memService) currentPIN() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

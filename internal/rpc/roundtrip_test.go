@@ -63,6 +63,7 @@ func roundTripSteps() []step {
 		{"Subscribe", nil},
 		{"SetPIN", []any{"root", "482913"}},
 		{"SetPIN", []any{"root", ""}}, // empty
+		{"UnlockPIN", []any{"root"}},
 		{"!down", nil},
 		{"Repos", nil}, // shutdown
 		{"Subscribe", nil},

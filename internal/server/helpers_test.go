@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -14,6 +15,10 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/ssh"
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/patchgit/patchgit/internal/audit"
+	"github.com/patchgit/patchgit/internal/gate"
+	"github.com/patchgit/patchgit/internal/store"
 )
 
 const testPIN = "482915"
@@ -29,6 +34,9 @@ type testServer struct {
 	actors  chan string // the actor each app session was built for
 	served  chan error  // Serve's result
 	keyPath string
+	gate    *gate.Gate
+	db      *store.DB
+	audit   *audit.Log
 }
 
 type syncBuffer struct {
@@ -64,11 +72,12 @@ func startServer(t *testing.T, tweak func(*Options)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ts.gate, ts.db, ts.audit = newTestGate(t, ts.pin, ts.clock, nil)
 	opts := Options{
 		Listener:    ln,
 		HostKeyPath: ts.keyPath,
 		Service:     ts.svc,
-		PIN:         ts.pin,
+		Gate:        ts.gate,
 		App: func(_ ssh.Session, actor string) tea.Model {
 			ts.actors <- actor
 			return greeter{actor: actor}
@@ -83,7 +92,6 @@ func startServer(t *testing.T, tweak func(*Options)) *testServer {
 		_ = ln.Close()
 		t.Fatalf("New: %v", err)
 	}
-	srv.gate.clock = ts.clock
 	ts.Server = srv
 	ts.addr = srv.Addr().String()
 	go func() { ts.served <- srv.Serve() }()
@@ -93,6 +101,43 @@ func startServer(t *testing.T, tweak func(*Options)) *testServer {
 		_ = srv.Shutdown(ctx)
 	})
 	return ts
+}
+
+// newTestGate is a real gate on a fresh store, with the fake clock and
+// loopback exempt from source penalties (tests of penalties change that).
+func newTestGate(t testing.TB, verifier gate.Verifier, clock *fakeClock, tweak func(*gate.Policy)) (*gate.Gate, *store.DB, *audit.Log) {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := store.Open(filepath.Join(dir, "patchgit.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	log := audit.New(db, filepath.Join(dir, "audit.head"))
+	p := gate.DefaultPolicy()
+	p.Exempt = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	if tweak != nil {
+		tweak(&p)
+	}
+	opts := gate.Options{DB: db, Audit: log, Verifier: verifier, Policy: p, Logger: slog.New(slog.DiscardHandler)}
+	if clock != nil { // nil: the real clock
+		opts.Now, opts.Sleep = clock.Now, clock.Sleep
+	}
+	g, err := gate.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, db, log
+}
+
+// failures is the gate's anonymous consecutive-failure count.
+func (ts *testServer) failures(t *testing.T) int {
+	t.Helper()
+	st, err := ts.gate.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Failures
 }
 
 // pinAuth answers every keyboard-interactive question with pin and records

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -24,7 +25,7 @@ import (
 func TestOpenSSHRetriesAreThrottledAndCapped(t *testing.T) {
 	ts := startServer(t, nil)
 	term := startSSH(t, ts.addr, "mallory", nil, "-o", "NumberOfPasswordPrompts=6", "help")
-	for i := 1; i <= maxAuthTries; i++ {
+	for i := 1; i <= DefaultLimits().MaxAuthTries; i++ {
 		term.waitFor(t, "PIN: ", i)
 		term.send(t, fmt.Sprintf("00000%d\r", i))
 	}
@@ -32,14 +33,14 @@ func TestOpenSSHRetriesAreThrottledAndCapped(t *testing.T) {
 		t.Errorf("ssh exit %d, want 255 (authentication failed)\n%s", code, term.output())
 	}
 	// The client would have asked 6 times; the server stops it after 3.
-	if n := strings.Count(term.output(), "PIN: "); n != maxAuthTries {
-		t.Errorf("prompted %d times, want %d\n%s", n, maxAuthTries, term.output())
+	if n := strings.Count(term.output(), "PIN: "); n != DefaultLimits().MaxAuthTries {
+		t.Errorf("prompted %d times, want %d\n%s", n, DefaultLimits().MaxAuthTries, term.output())
 	}
 	if got, want := ts.clock.Sleeps(), []time.Duration{250 * time.Millisecond, 500 * time.Millisecond}; !slices.Equal(got, want) {
 		t.Errorf("retries on one connection waited %v, want %v", got, want)
 	}
-	if ts.gate.Failures() != maxAuthTries {
-		t.Errorf("gate counted %d failures, want %d", ts.gate.Failures(), maxAuthTries)
+	if n := ts.failures(t); n != DefaultLimits().MaxAuthTries {
+		t.Errorf("gate counted %d failures, want %d", n, DefaultLimits().MaxAuthTries)
 	}
 }
 
@@ -96,6 +97,13 @@ type terminal struct {
 // the pty as ssh's standard input (ssh still asks for the PIN on the tty).
 func startSSH(t *testing.T, addr, user string, stdin *os.File, args ...string) *terminal {
 	t.Helper()
+	return startSSHWith(t, addr, user, stdin, nil, args...)
+}
+
+// startSSHWith is startSSH with client options in front of the defaults
+// (OpenSSH takes the first value it sees for an option).
+func startSSHWith(t *testing.T, addr, user string, stdin *os.File, opts []string, args ...string) *terminal {
+	t.Helper()
 	sshPath, err := exec.LookPath("ssh")
 	if err != nil {
 		t.Skip("OpenSSH client not installed")
@@ -105,10 +113,11 @@ func startSSH(t *testing.T, addr, user string, stdin *os.File, args ...string) *
 		t.Fatal(err)
 	}
 	master, slave := openPTY(t)
-	full := append([]string{"-F", "/dev/null", "-p", port,
+	full := append(append([]string{"-F", "/dev/null", "-p", port}, opts...),
 		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
 		"-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=keyboard-interactive",
-		user + "@" + host}, args...)
+		user+"@"+host)
+	full = append(full, args...)
 	cmd := exec.Command(sshPath, full...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TERM=xterm-256color"}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
@@ -247,4 +256,27 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 		t.Fatalf("open pty slave: %v", err)
 	}
 	return m, s
+}
+
+// The owner's real OpenSSH client, with its key, gets the PIN prompt and in
+// while the anonymous gate is locked; without the key it is told why.
+func TestOpenSSHKeyHolderDuringLock(t *testing.T) {
+	dir := t.TempDir()
+	_, keys := newKey(t, dir)
+	ts := startServer(t, func(o *Options) { o.AuthorizedKeysPath = keys })
+	for i := range 10 {
+		_, _ = ts.gate.CheckPIN(context.Background(), nil, fmt.Sprintf("00000%d", i))
+	}
+	term := startSSHWith(t, ts.addr, "mallory", nil, []string{"-o", "LogLevel=INFO"}, "help")
+	if code := term.wait(t); code != 255 || !strings.Contains(term.output(), "locked until") {
+		t.Errorf("PIN only during the lock: exit %d, want 255 and the lock message\n%s", code, term.output())
+	}
+	keyFile := filepath.Join(dir, "id_ed25519")
+	term = startSSHWith(t, ts.addr, "alice", nil, []string{"-i", keyFile, "-o", "IdentitiesOnly=yes",
+		"-o", "PubkeyAuthentication=yes", "-o", "PreferredAuthentications=publickey,keyboard-interactive"}, "help")
+	term.waitFor(t, "PIN: ", 1)
+	term.send(t, testPIN+"\r")
+	if code := term.wait(t); code != 0 || !strings.Contains(term.output(), "propose --repo NAME") {
+		t.Errorf("key and PIN during the lock: exit %d\n%s", code, term.output())
+	}
 }

@@ -1,7 +1,11 @@
 // Package server is PatchGit's SSH front door: a wish server whose only way
-// in is a PIN asked as a keyboard-interactive question, throttled by a
-// global backoff. An authenticated session with a terminal gets the Bubble
-// Tea app; an exec request runs a command (`propose`, `help`).
+// in is a PIN asked as a keyboard-interactive question and judged by the
+// shared PIN gate (internal/gate), optionally after an authorized key.
+// Before the key exchange it drops penalized source networks and keeps
+// unauthenticated connections under caps; after login it bounds idle time,
+// session length and the number of sessions. An authenticated session with
+// a terminal gets the Bubble Tea app; an exec request runs a command
+// (`propose`, `help`).
 package server
 
 import (
@@ -11,24 +15,21 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/ssh"
 	"charm.land/wish/v2"
 	bm "charm.land/wish/v2/bubbletea"
 	rm "charm.land/wish/v2/recover"
-	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/patchgit/patchgit/internal/core"
+	"github.com/patchgit/patchgit/internal/gate"
 )
 
 // defaultMaxStdin caps a patch piped to `propose` when Options leaves it 0.
 const defaultMaxStdin = 1 << 20
-
-// PINChecker verifies a PIN (argon2id, constant time; done elsewhere).
-type PINChecker interface {
-	CheckPIN(ctx context.Context, pin string) (bool, error)
-}
 
 // AppFactory builds the terminal app for one session; actor is the person
 // the audit log will name.
@@ -36,14 +37,60 @@ type AppFactory func(sess ssh.Session, actor string) tea.Model
 
 // Options configures New.
 type Options struct {
-	Addr          string       // listen address, e.g. 127.0.0.1:2222; ignored when Listener is set
-	Listener      net.Listener // optional: an open listener to serve on (tests pass 127.0.0.1:0)
-	HostKeyPath   string       // ed25519 host key, created on first start
-	Service       core.Service
-	PIN           PINChecker
-	App           AppFactory
-	Logger        *slog.Logger
-	MaxStdinBytes int64 // cap on a patch piped to `propose`; 0 means 1 MiB
+	Addr        string       // listen address, e.g. 127.0.0.1:2222; ignored when Listener is set
+	Listener    net.Listener // optional: an open listener to serve on (tests pass 127.0.0.1:0)
+	HostKeyPath string       // ed25519 host key, created on first start
+	Service     core.Service
+	Gate        *gate.Gate // the PIN gate every door shares
+	// AuthorizedKeysPath is the optional authorized_keys file (data dir):
+	// a key in it, then the PIN, reaches the key holders' door.
+	AuthorizedKeysPath string
+	Limits             Limits
+	App                AppFactory
+	Logger             *slog.Logger
+	MaxStdinBytes      int64 // cap on a patch piped to `propose`; 0 means 1 MiB
+}
+
+// Limits are the pre-auth and session limits; a zero field takes the
+// default from DefaultLimits.
+type Limits struct {
+	LoginGrace            time.Duration // unauthenticated connections are closed after this
+	MaxStartups           int           // unauthenticated connections at once
+	MaxStartupsPerNetwork int           // ... per source /24 or /64
+	MaxAuthTries          int           // authentication attempts per connection
+	RequireKey            bool          // an authorized key AND the PIN, always
+	IdleTimeout           time.Duration // a silent connection is closed after this
+	MaxSession            time.Duration // a connection is closed at this age
+	MaxSessions           int           // sessions open at once
+}
+
+// DefaultLimits: OpenSSH's LoginGraceTime and MaxStartups ideas, tightened.
+func DefaultLimits() Limits {
+	return Limits{LoginGrace: 30 * time.Second, MaxStartups: 64, MaxStartupsPerNetwork: 8, MaxAuthTries: 3,
+		IdleTimeout: 30 * time.Minute, MaxSession: 12 * time.Hour, MaxSessions: 16}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	pick := func(v, def time.Duration) time.Duration {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	pickN := func(v, def int) int {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	return Limits{
+		LoginGrace: pick(l.LoginGrace, d.LoginGrace), MaxStartups: pickN(l.MaxStartups, d.MaxStartups),
+		MaxStartupsPerNetwork: pickN(l.MaxStartupsPerNetwork, d.MaxStartupsPerNetwork),
+		MaxAuthTries:          pickN(l.MaxAuthTries, d.MaxAuthTries), RequireKey: l.RequireKey,
+		IdleTimeout: pick(l.IdleTimeout, d.IdleTimeout), MaxSession: pick(l.MaxSession, d.MaxSession),
+		MaxSessions: pickN(l.MaxSessions, d.MaxSessions),
+	}
 }
 
 // Server is the SSH server. Create it with New, run it with Serve, stop it
@@ -53,8 +100,13 @@ type Server struct {
 	log      *slog.Logger
 	ln       net.Listener
 	ssh      *ssh.Server
-	gate     *pinGate
+	gate     *gate.Gate
+	limits   Limits
+	preauth  *preauth
 	maxStdin int64
+	// counters for the once-a-minute pre-auth pressure log line
+	refusedPenalty atomic.Int64
+	pressureLogged atomic.Int64 // unix nanoseconds of the last line
 
 	// quit ends at Shutdown so sessions that merely wait (propose) finish
 	// early instead of holding the shutdown until its deadline.
@@ -63,6 +115,7 @@ type Server struct {
 	sessions struct {
 		mu      sync.Mutex
 		closing bool
+		open    int
 		wg      sync.WaitGroup
 	}
 }
@@ -72,7 +125,9 @@ func New(opts Options) (*Server, error) {
 	if err := validate(opts); err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, log: opts.Logger, gate: newPINGate(opts.PIN), maxStdin: opts.MaxStdinBytes}
+	limits := opts.Limits.withDefaults()
+	s := &Server{opts: opts, log: opts.Logger, gate: opts.Gate, limits: limits, maxStdin: opts.MaxStdinBytes,
+		preauth: newPreauth(limits.MaxStartups, limits.MaxStartupsPerNetwork)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -85,13 +140,15 @@ func New(opts Options) (*Server, error) {
 		// Always a path: without one wish writes id_ed25519 into the cwd.
 		wish.WithHostKeyPath(opts.HostKeyPath),
 		wish.WithVersion("PatchGit"),
-		wish.WithKeyboardInteractiveAuth(keyboardInteractive(s.gate, s.log)),
 		wish.WithMiddleware(s.middleware()),
 		func(srv *ssh.Server) error {
-			srv.HandshakeTimeout = loginGrace
-			srv.ServerConfigCallback = func(ssh.Context) *gossh.ServerConfig {
-				return &gossh.ServerConfig{MaxAuthTries: maxAuthTries}
-			}
+			// The handshake deadline covers authentication too and is
+			// absolute: a slow drip of bytes does not extend it.
+			srv.HandshakeTimeout = limits.LoginGrace
+			srv.IdleTimeout = limits.IdleTimeout
+			srv.MaxTimeout = limits.MaxSession
+			srv.ConnCallback = s.connCallback
+			srv.ServerConfigCallback = s.serverConfig
 			return nil
 		},
 	)
@@ -120,8 +177,15 @@ func validate(opts Options) error {
 	if opts.Service == nil {
 		problems = append(problems, errors.New("set Service"))
 	}
-	if opts.PIN == nil {
-		problems = append(problems, errors.New("set PIN (the PIN checker)"))
+	if opts.Gate == nil {
+		problems = append(problems, errors.New("set Gate (the PIN gate)"))
+	}
+	if opts.Limits.RequireKey {
+		if opts.AuthorizedKeysPath == "" {
+			problems = append(problems, errors.New("RequireKey needs AuthorizedKeysPath"))
+		} else if n, err := countAuthorizedKeys(opts.AuthorizedKeysPath); err != nil || n == 0 {
+			problems = append(problems, fmt.Errorf("ssh.require_key is on but %s holds no usable key (%v): add your public key there or turn require_key off", opts.AuthorizedKeysPath, err))
+		}
 	}
 	if opts.App == nil {
 		problems = append(problems, errors.New("set App (the terminal app factory)"))
@@ -141,7 +205,7 @@ func (s *Server) middleware() wish.Middleware {
 		// Count sessions for Shutdown; refuse new ones once it began.
 		s.trackSessions,
 		// Refuse sessions whose connection the PIN gate did not mark.
-		requirePIN(s.log),
+		requirePIN(s.log, s.limits.RequireKey),
 		// Who, from where, what command, how long; never a secret.
 		logSessions(s.log),
 		// Exec commands and PTY-less shells end here; the rest go on.
@@ -226,9 +290,22 @@ func (s *Server) trackSessions(next ssh.Handler) ssh.Handler {
 			_ = sess.Exit(exitError)
 			return
 		}
+		if s.sessions.open >= s.limits.MaxSessions {
+			s.sessions.mu.Unlock()
+			s.log.Warn("session refused: too many sessions", "user", sess.User(), "remote", sess.RemoteAddr().String(), "max", s.limits.MaxSessions)
+			fmt.Fprintf(sess.Stderr(), "patchgit: %d sessions are open, the most allowed (ssh.max_sessions): close one and try again\n", s.limits.MaxSessions)
+			_ = sess.Exit(exitError)
+			return
+		}
+		s.sessions.open++
 		s.sessions.wg.Add(1)
 		s.sessions.mu.Unlock()
-		defer s.sessions.wg.Done()
+		defer func() {
+			s.sessions.mu.Lock()
+			s.sessions.open--
+			s.sessions.mu.Unlock()
+			s.sessions.wg.Done()
+		}()
 		next(sess)
 	}
 }

@@ -52,8 +52,8 @@ func TestRightPINOpensSession(t *testing.T) {
 	if strings.Contains(logs, testPIN) {
 		t.Errorf("the PIN appears in the log:\n%s", logs)
 	}
-	if ts.gate.Failures() != 0 || ts.gate.NextDelay() != 0 {
-		t.Errorf("after a right PIN: failures %d, next delay %v; want 0, 0", ts.gate.Failures(), ts.gate.NextDelay())
+	if n := ts.failures(t); n != 0 {
+		t.Errorf("after a right PIN: failures %d, want 0", n)
 	}
 }
 
@@ -100,7 +100,7 @@ func TestBackoffGrowsAcrossConnections(t *testing.T) {
 		if _, err := dialWith(t, ts.addr, "mallory", (&pinAuth{pin: "11111" + string(rune('0'+i))}).method()); err == nil {
 			t.Fatalf("wrong PIN %d opened a session", i+1)
 		}
-		if got := ts.gate.NextDelay(); got != want {
+		if got := ts.gate.Policy().Backoff(ts.failures(t)); got != want {
 			t.Errorf("after %d wrong PINs the next delay is %v, want %v", i+1, got, want)
 		}
 	}
@@ -113,8 +113,8 @@ func TestBackoffGrowsAcrossConnections(t *testing.T) {
 	if got, want := ts.clock.Sleeps(), append(wantNext[:2:2], time.Second); !slices.Equal(got, want) {
 		t.Errorf("waits %v, want %v", got, want)
 	}
-	if ts.gate.NextDelay() != 0 || ts.gate.Failures() != 0 {
-		t.Errorf("a right PIN left failures %d, next delay %v", ts.gate.Failures(), ts.gate.NextDelay())
+	if n := ts.failures(t); n != 0 {
+		t.Errorf("a right PIN left %d failures", n)
 	}
 }
 
@@ -211,7 +211,7 @@ func TestHostKeyCreatedPrivateAndReused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := New(Options{Listener: ln, HostKeyPath: ts.keyPath, Service: ts.svc, PIN: ts.pin,
+	again, err := New(Options{Listener: ln, HostKeyPath: ts.keyPath, Service: ts.svc, Gate: ts.gate,
 		App: func(ssh.Session, string) tea.Model { return nil }, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -297,7 +297,7 @@ func TestRequirePINRefusesUnmarkedSessions(t *testing.T) {
 	reached := false
 	logs := &syncBuffer{}
 	sess := testsession.New(t, &ssh.Server{
-		Handler: requirePIN(slog.New(slog.NewTextHandler(logs, nil)))(func(ssh.Session) { reached = true }),
+		Handler: requirePIN(slog.New(slog.NewTextHandler(logs, nil)), false)(func(ssh.Session) { reached = true }),
 	}, nil)
 	var errOut bytes.Buffer
 	sess.Stderr = &errOut

@@ -27,6 +27,9 @@ type Options struct {
 	// subscription end with it. nil means context.Background; the app also
 	// ends its subscription when the person quits.
 	Context context.Context //nolint:containedctx // the model outlives any one call
+	// Notice is shown on the status line at start, e.g. the wrong PINs
+	// tried since the previous login.
+	Notice string
 }
 
 // wideLayout is the width from which the proposal pane sits beside the chat.
@@ -119,6 +122,9 @@ func New(svc core.Service, opts Options) tea.Model {
 	m.transcript.st = &st
 	m.input.focus()
 	m.syncKeys()
+	if opts.Notice != "" {
+		m.setProblem(opts.Notice)
+	}
 	return m
 }
 
