@@ -209,6 +209,9 @@ func TestResumeAfterCrashBetweenPushAndPRMakesOneBranchOnePR(t *testing.T) {
 	e := newEnv(t)
 	cv := startConversation(t, e)
 	p := sendAndSettle(t, e, cv, makeDiff(t, e.bare, addNotes(t, "crash test\n")))
+	if p.State != core.StateProposed {
+		t.Fatalf("drafting ended in %s: %s", p.State, p.Reason)
+	}
 	crashed := make(chan struct{})
 	e.fault = func(step string) error {
 		if step == "push" {
@@ -256,6 +259,9 @@ func TestBaseMovedReverifiesOrReturnsToDraft(t *testing.T) {
 	e := newEnv(t)
 	cv := startConversation(t, e)
 	p := sendAndSettle(t, e, cv, makeDiff(t, e.bare, addNotes(t, "mine\n")))
+	if p.State != core.StateProposed {
+		t.Fatalf("drafting ended in %s: %s", p.State, p.Reason)
+	}
 	// Someone else adds the same file on main: the patch no longer applies.
 	pushToMain(t, e.bare, addNotes(t, "theirs\n"))
 	if _, err := e.core.Go(ctx, "alice", p.ID, 1); err != nil {

@@ -67,7 +67,7 @@ func (e *env) open() {
 		}},
 		Author:       core.Author{Name: "PatchGit Test", Email: "test@patchgit.local"},
 		Limits:       sandbox.Limits{MaxPatchBytes: 1 << 20, MaxFiles: 50, MaxLines: 5000},
-		CheckTimeout: 2 * time.Minute,
+		CheckTimeout: 10 * time.Minute, // a cold Go build cache on a loaded machine is slow
 		Fault:        func(step string) error { return e.faultAt(step) },
 	})
 	if err != nil {
