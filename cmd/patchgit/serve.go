@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -24,6 +25,7 @@ import (
 	"github.com/patchgit/patchgit/internal/server"
 	"github.com/patchgit/patchgit/internal/store"
 	"github.com/patchgit/patchgit/internal/tui"
+	"github.com/patchgit/patchgit/internal/web"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -93,7 +95,27 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		sock.Close()
 		return err
 	}
-	log.Info("web mirror not built yet: the http address is reserved", "http_addr", cfg.HTTP.Addr)
+	mirror, err := web.New(web.Options{
+		Service:  p.core,
+		Sessions: p.web,
+		// TEMPORARY until internal/gate is merged: this adapter checks the
+		// PIN without throttle or lockout. At merge, pass the shared
+		// *gate.Gate here (and Locked: gate.ErrLocked), so wrong PINs on
+		// the web and over SSH count against one limit.
+		PIN:       webPINAdapter{pinChecker{p.db}},
+		Locked:    nil,
+		PublicURL: cfg.HTTP.PublicURL,
+		Logger:    log,
+	})
+	if err != nil {
+		sock.Close()
+		return err
+	}
+	httpLn, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		sock.Close()
+		return fmt.Errorf("listen for the web mirror on %s (http.addr): %w", cfg.HTTP.Addr, err)
+	}
 
 	grp, gctx := errgroup.WithContext(ctx)
 	grp.Go(func() error { return rpc.ServeListener(gctx, sock, p.core, p.core, version, log) })
@@ -103,13 +125,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 		return nil
 	})
+	grp.Go(func() error { return mirror.Serve(httpLn) })
 	grp.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 30*time.Second)
 		defer cancel()
 		sock.Close()
-		err := srv.Shutdown(sctx)
+		err := errors.Join(srv.Shutdown(sctx), mirror.Shutdown(sctx))
 		return errors.Join(err, p.core.Shutdown(sctx))
 	})
 	err = grp.Wait()
@@ -129,6 +152,14 @@ func (c pinChecker) CheckPIN(_ context.Context, guess string) (bool, error) {
 		return false, errors.Join(err, errors.New("no PIN is set: run patchgit pin set"))
 	}
 	return pin.Verify(encoded, guess)
+}
+
+// webPINAdapter gives the web mirror the gate's method shape over the
+// plain PIN check. TEMPORARY: replaced by internal/gate's *Gate at merge.
+type webPINAdapter struct{ pinChecker }
+
+func (a webPINAdapter) CheckPIN(ctx context.Context, _ net.Addr, guess string) (bool, error) {
+	return a.pinChecker.CheckPIN(ctx, guess)
 }
 
 // ensurePIN sets the PIN at first start: PATCHGIT_PIN if given (for

@@ -93,3 +93,7 @@ func (c *Client) VerifyAudit(ctx context.Context) (core.AuditReport, error) {
 func (c *Client) SetPIN(ctx context.Context, actor, pin string) error {
 	return c.call(ctx, "SetPIN", nil, actor, pin)
 }
+
+func (c *Client) WebLink(ctx context.Context, actor string) (core.WebLink, error) {
+	return callFor[core.WebLink](ctx, c, "WebLink", actor)
+}
