@@ -168,8 +168,8 @@ type budgetLine struct {
 	CostMicros *int64 `json:"cost_micros"`
 }
 
-const budgetNote = "Spending is not metered yet: the offline assistant and the local helper cost nothing, and no ledger records spends. " +
-	"Hourly and daily windows (spent, reserved, remaining) appear here once a budget is configured."
+const budgetNote = "Spending is not metered yet: no budget ledger is configured, and the offline assistant costs nothing. " +
+	"Hourly and daily windows (spent, reserved, remaining) and recent spends appear here once one is."
 
 func (s *Server) budgetView(r *http.Request) (budgetView, error) {
 	ps, err := s.opt.Service.Proposals(r.Context(), "", "")
