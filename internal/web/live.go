@@ -17,6 +17,10 @@ const heartbeat = 25 * time.Second
 // place, so nothing reloads and the scroll position stays. Chat traffic is
 // left out: no page shows it.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		w.Header().Set("Content-Type", "text/event-stream")
+		return
+	}
 	rc := http.NewResponseController(w)
 	// The server's ReadTimeout would otherwise end a stream after 30 s.
 	_ = rc.SetReadDeadline(time.Time{})

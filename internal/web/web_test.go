@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"html"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 var securityHeaders = map[string]string{
@@ -280,5 +282,65 @@ func TestProposalPageAndAPI(t *testing.T) {
 	resp, _ = e.do(c, "GET", "/proposals/nope", nil)
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("unknown proposal: %d", resp.StatusCode)
+	}
+}
+
+// The event stream tells a signed-in page that something changed, and
+// leaves chat traffic out.
+func TestEventsStreamChanges(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.client()
+	e.signIn(c)
+	c.Timeout = 0
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.base+"/events", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("events: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	// Wait for the stream to be open before changing anything.
+	if l := <-lines; l != "retry: 2000" {
+		t.Fatalf("first line %q", l)
+	}
+	conv, err := e.core.StartConversation(context.Background(), "alice", "demo", "Chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.core.Send(context.Background(), "alice", conv.ID, "hello there"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.core.Propose(context.Background(), "alice", "demo", makeDiff(t, e.bare, howdy(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(time.Minute)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("stream ended")
+			}
+			if strings.Contains(l, `"kind":"message"`) || strings.Contains(l, `"kind":"conversation"`) {
+				t.Fatalf("chat traffic on the stream: %s", l)
+			}
+			if l == `data: {"kind":"proposal","id":"`+p.ID+`"}` {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no proposal event")
+		}
 	}
 }
