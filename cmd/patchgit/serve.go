@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,11 +20,13 @@ import (
 	"golang.org/x/term"
 
 	"github.com/patchgit/patchgit/internal/config"
+	"github.com/patchgit/patchgit/internal/gate"
 	"github.com/patchgit/patchgit/internal/pin"
 	"github.com/patchgit/patchgit/internal/rpc"
 	"github.com/patchgit/patchgit/internal/server"
 	"github.com/patchgit/patchgit/internal/store"
 	"github.com/patchgit/patchgit/internal/tui"
+	"github.com/patchgit/patchgit/internal/web"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -104,7 +107,25 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		sock.Close()
 		return err
 	}
-	log.Info("web mirror not built yet: the http address is reserved", "http_addr", cfg.HTTP.Addr)
+	mirror, err := web.New(web.Options{
+		Service:  p.core,
+		Sessions: p.web,
+		// The same gate as SSH: wrong PINs on the web and over SSH count
+		// against one budget and one lock.
+		PIN:       pinGate,
+		Locked:    gate.ErrLocked,
+		PublicURL: cfg.HTTP.PublicURL,
+		Logger:    log,
+	})
+	if err != nil {
+		sock.Close()
+		return err
+	}
+	httpLn, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		sock.Close()
+		return fmt.Errorf("listen for the web mirror on %s (http.addr): %w", cfg.HTTP.Addr, err)
+	}
 
 	grp, gctx := errgroup.WithContext(ctx)
 	grp.Go(func() error { return rpc.ServeListener(gctx, sock, p.core, p.core, version, log) })
@@ -114,13 +135,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 		return nil
 	})
+	grp.Go(func() error { return mirror.Serve(httpLn) })
 	grp.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 30*time.Second)
 		defer cancel()
 		sock.Close()
-		err := srv.Shutdown(sctx)
+		err := errors.Join(srv.Shutdown(sctx), mirror.Shutdown(sctx))
 		return errors.Join(err, p.core.Shutdown(sctx))
 	})
 	err = grp.Wait()

@@ -19,6 +19,7 @@ import (
 	"github.com/patchgit/patchgit/internal/rpc"
 	"github.com/patchgit/patchgit/internal/sandbox"
 	"github.com/patchgit/patchgit/internal/store"
+	"github.com/patchgit/patchgit/internal/websession"
 )
 
 // Files in the data dir.
@@ -73,6 +74,7 @@ type parts struct {
 	git     *gitops.Git
 	sandbox *sandbox.Sandbox
 	core    *core.Core
+	web     *websession.Store // web mirror sessions and one-time links
 }
 
 func (p *parts) close() {
@@ -136,6 +138,7 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon 
 			return nil, fmt.Errorf("sweep sandbox: %w", err)
 		}
 	}
+	p.web = websession.New(db, websession.Options{})
 	p.core, err = core.New(core.Options{
 		DB: db, Audit: p.audit, Git: p.git, Sandbox: p.sandbox,
 		Forges:        map[string]forge.Forge{"local": forge.NewLocal(db, p.git, local)},
@@ -148,6 +151,7 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon 
 		LeaseTTL:      time.Duration(cfg.Jobs.LeaseTTL),
 		Logger:        log,
 		Fault:         fault,
+		WebLinks:      p.web,
 	})
 	if err != nil {
 		return nil, err

@@ -45,6 +45,10 @@ type SSHConfig struct {
 // HTTPConfig is the web mirror's listener.
 type HTTPConfig struct {
 	Addr string `yaml:"addr"` // host:port
+	// PublicURL is the address people reach the mirror at when it sits
+	// behind a proxy (https://patchgit.example.com); used in links. Empty:
+	// http://<addr>.
+	PublicURL string `yaml:"public_url"`
 }
 
 // AuthorConfig is who PatchGit's commits are by.

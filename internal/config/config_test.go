@@ -154,7 +154,8 @@ func TestEnvErrorsNameTheVariable(t *testing.T) {
 func TestEveryEnvVarSetsItsField(t *testing.T) {
 	values := map[string]string{
 		"data_dir": "/srv/pg", "log_level": "warn", "ssh.addr": ":2022", "http.addr": ":8081",
-		"author.name": "Bot", "author.email": "bot@example.com", "jobs.concurrency": "4",
+		"http.public_url": "https://pg.example.com",
+		"author.name":     "Bot", "author.email": "bot@example.com", "jobs.concurrency": "4",
 		"jobs.lease_ttl": "3m0s", "sandbox.check_timeout": "1m0s", "sandbox.max_patch_bytes": "2048",
 		"sandbox.max_files": "7", "sandbox.max_lines": "70", "sandbox.max_paste_bytes": "4096",
 		"ssh.login_grace": "20s", "ssh.max_startups": "32", "ssh.max_startups_per_network": "4",

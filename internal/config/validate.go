@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -44,6 +45,10 @@ func (c *Config) Validate() error {
 	} else if c.HTTP.Addr == c.SSH.Addr && !strings.HasSuffix(c.HTTP.Addr, ":0") {
 		bad("http.addr", "%q is also ssh.addr; give the web mirror its own port", c.HTTP.Addr)
 	}
+	if msg := checkPublicURL(c.HTTP.PublicURL); msg != "" {
+		bad("http.public_url", "%s", msg)
+	}
+	c.HTTP.PublicURL = strings.TrimRight(c.HTTP.PublicURL, "/")
 	if strings.TrimSpace(c.Author.Name) == "" || strings.ContainsAny(c.Author.Name, "<>\n") {
 		bad("author.name", "%q is not usable in a commit; give a name without <, > or line breaks", c.Author.Name)
 	}
@@ -126,6 +131,23 @@ func checkAddr(addr, example string) string {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Sprintf("%q has port %q; use a number from 0 to 65535", addr, port)
+	}
+	return ""
+}
+
+// checkPublicURL returns "" for an empty value or an http(s) origin
+// (scheme, host, optional port), else what is wrong. A path is refused:
+// the mirror serves from "/" and its __Host- cookie needs Path=/.
+func checkPublicURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return fmt.Sprintf("%q is not an http(s) address like https://patchgit.example.com", raw)
+	case u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return fmt.Sprintf("%q has a path, query or user; give only the scheme and host (the proxy must serve the mirror at /)", raw)
 	}
 	return ""
 }

@@ -26,6 +26,8 @@ func TestValidateMessages(t *testing.T) {
 		"ssh addr":       {func(c *Config) { c.SSH.Addr = "2222" }, `ssh.addr: "2222" is not host:port (for example 127.0.0.1:2222, or :2222 for all interfaces)`},
 		"port range":     {func(c *Config) { c.HTTP.Addr = "localhost:70000" }, `http.addr: "localhost:70000" has port "70000"; use a number from 0 to 65535`},
 		"same port":      {func(c *Config) { c.HTTP.Addr = c.SSH.Addr }, `http.addr: "127.0.0.1:2222" is also ssh.addr`},
+		"public url":     {func(c *Config) { c.HTTP.PublicURL = "patchgit.example.com" }, `http.public_url: "patchgit.example.com" is not an http(s) address`},
+		"public path":    {func(c *Config) { c.HTTP.PublicURL = "https://example.com/pg" }, `http.public_url: "https://example.com/pg" has a path`},
 		"repo name":      {func(c *Config) { c.Repos[0].Name = "My Repo" }, `repos[0].name: "My Repo" is not valid: use 1 to 63 lower-case letters`},
 		"long name":      {func(c *Config) { c.Repos[0].Name = strings.Repeat("a", 64) }, `repos[0].name: "aaaa`},
 		"duplicate name": {func(c *Config) { c.Repos[1].Name = "a" }, `repos[1].name: "a" is already used by repos[0]; names must be unique`},

@@ -52,6 +52,8 @@ type Options struct {
 	// return ErrAbandonJob to leave the job Running as a dead process
 	// would. Nil in production.
 	Fault func(step string) error
+	// WebLinks mints the web mirror's one-time sign-in links (nil: no web).
+	WebLinks WebLinks
 }
 
 // Core implements Service and Admin.

@@ -12,6 +12,7 @@ var (
 	ErrInputTooLarge   = errors.New("input too large")
 	ErrEmptyInput      = errors.New("empty input")
 	ErrServiceShutdown = errors.New("patchgit is shutting down")
+	ErrNoWebMirror     = errors.New("the web mirror is not configured on this server")
 	// ErrAbandonJob, returned by Options.Fault, leaves the job Running as
 	// if the process had died there (crash tests only).
 	ErrAbandonJob = errors.New("job abandoned")

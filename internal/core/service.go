@@ -58,6 +58,16 @@ type Service interface {
 	// the subscription ends; a slow subscriber loses events, not the
 	// service (it should re-read state on EventResync).
 	Subscribe(ctx context.Context) (<-chan Event, error)
+
+	// WebLink mints a short-lived, single-use link that signs actor in to
+	// the read-only web mirror (the TUI shows it on a key press).
+	WebLink(ctx context.Context, actor string) (WebLink, error)
+}
+
+// WebLinks mints one-time sign-in links; the web mirror's session store
+// implements it. Nil in Options means the mirror is off.
+type WebLinks interface {
+	MintLink(ctx context.Context, actor string) (WebLink, error)
 }
 
 // Admin is the local-only API for the operator: never served over SSH.

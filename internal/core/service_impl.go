@@ -487,3 +487,15 @@ func (c *Core) SetPIN(_ context.Context, actor, newPIN string) error {
 		return err
 	})
 }
+
+// WebLink implements Service.
+func (c *Core) WebLink(ctx context.Context, actor string) (WebLink, error) {
+	if c.opt.WebLinks == nil {
+		return WebLink{}, ErrNoWebMirror
+	}
+	l, err := c.opt.WebLinks.MintLink(ctx, actor)
+	if err != nil {
+		return WebLink{}, fmt.Errorf("mint web link: %w", err)
+	}
+	return l, nil
+}

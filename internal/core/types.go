@@ -227,3 +227,9 @@ type AuditReport struct {
 	HeadHash string `json:"head_hash"`
 	Problem  string `json:"problem,omitempty"` // first problem found, user-facing
 }
+
+// WebLink is a one-time sign-in link for the web mirror.
+type WebLink struct {
+	URL     string    `json:"url"`
+	Expires time.Time `json:"expires"`
+}

@@ -98,3 +98,7 @@ func (c *Client) SetPIN(ctx context.Context, actor, pin string) error {
 func (c *Client) UnlockPIN(ctx context.Context, actor string) (core.PINUnlock, error) {
 	return callFor[core.PINUnlock](ctx, c, "UnlockPIN", actor)
 }
+
+func (c *Client) WebLink(ctx context.Context, actor string) (core.WebLink, error) {
+	return callFor[core.WebLink](ctx, c, "WebLink", actor)
+}

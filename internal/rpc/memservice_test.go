@@ -518,3 +518,7 @@ func (s *memService) currentPIN() string {
 	defer s.mu.Unlock()
 	return s.pin
 }
+
+func (m *memService) WebLink(_ context.Context, actor string) (core.WebLink, error) {
+	return core.WebLink{URL: "http://mirror.test/login?link=for-" + actor, Expires: time.Unix(1700000300, 0).UTC()}, nil
+}

@@ -61,6 +61,7 @@ func roundTripSteps() []step {
 		{"Audit", []any{2, 2}},
 		{"VerifyAudit", nil},
 		{"Subscribe", nil},
+		{"WebLink", []any{"alice"}},
 		{"SetPIN", []any{"root", "482913"}},
 		{"SetPIN", []any{"root", ""}}, // empty
 		{"UnlockPIN", []any{"root"}},

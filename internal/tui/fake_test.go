@@ -287,3 +287,9 @@ func (f *fakeService) Subscribe(ctx context.Context) (<-chan core.Event, error) 
 }
 
 var _ core.Service = (*fakeService)(nil)
+
+func (f *fakeService) WebLink(_ context.Context, actor string) (core.WebLink, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return core.WebLink{URL: "http://127.0.0.1:8080/login?link=for-" + actor, Expires: f.clock.Add(5 * time.Minute)}, nil
+}

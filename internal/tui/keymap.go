@@ -12,6 +12,7 @@ type KeyMap struct {
 	Switch  key.Binding
 	NewChat key.Binding
 	Repos   key.Binding
+	WebLink key.Binding
 	Help    key.Binding
 	Quit    key.Binding
 
@@ -45,6 +46,7 @@ func DefaultKeyMap() KeyMap {
 		Switch:  key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "proposal")),
 		NewChat: key.NewBinding(key.WithKeys("ctrl+n"), key.WithHelp("ctrl+n", "new chat")),
 		Repos:   key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "repos")),
+		WebLink: key.NewBinding(key.WithKeys("ctrl+o"), key.WithHelp("ctrl+o", "web link")),
 		Help:    key.NewBinding(key.WithKeys("?", "f1"), key.WithHelp("?", "help")),
 		Quit:    key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
 
@@ -98,14 +100,14 @@ func (h helpView) FullHelp() [][]key.Binding {
 		return [][]key.Binding{
 			{k.Down, k.Up, k.PageDown, k.PageUp, k.Top, k.Bottom},
 			{k.NextFile, k.PrevFile, k.Go, k.Cancel},
-			{k.Switch, k.Back, k.NewChat, k.Repos, k.Help, k.Quit},
+			{k.Switch, k.Back, k.NewChat, k.Repos, k.WebLink, k.Help, k.Quit},
 		}
 	case screenPicker:
 		return [][]key.Binding{{k.Open, k.Down, k.Up, k.Close, k.Quit}}
 	}
 	return [][]key.Binding{
 		{k.Send, k.Newline, k.ChatUp, k.ChatDown},
-		{k.Go, k.Switch, k.NewChat, k.Repos},
+		{k.Go, k.Switch, k.NewChat, k.Repos, k.WebLink},
 		{k.Help, k.Quit},
 	}
 }

@@ -43,6 +43,9 @@ func (m *model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	case pressed(k, m.keys.Switch):
 		m.switchFocus()
 		return nil
+	case pressed(k, m.keys.WebLink):
+		m.setInfo("making a web sign-in link…")
+		return m.mintWebLink()
 	case k.String() == "f1" || (m.focus == focusPane && pressed(k, m.keys.Help)):
 		m.help.ShowAll = !m.help.ShowAll
 		m.layout()

@@ -31,6 +31,8 @@ func (m *model) handleResult(msg tea.Msg) tea.Cmd {
 		return m.onGo(msg)
 	case cancelMsg:
 		return m.onCancel(msg)
+	case webLinkMsg:
+		m.onWebLink(msg)
 	}
 	return nil
 }

@@ -1,0 +1,286 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/patchgit/patchgit/internal/core"
+)
+
+// states lists the proposal states for the filter, in flow order.
+var states = []core.ProposalState{core.StateDraft, core.StateProposed, core.StateApproved, core.StateQueued,
+	core.StateRunning, core.StatePublished, core.StateFailed, core.StateCancelled}
+
+type proposalsView struct {
+	Proposals []core.Proposal
+	Repos     []core.Repo
+	States    []core.ProposalState
+	Repo      string
+	State     string
+}
+
+func (s *Server) proposalsPage(w http.ResponseWriter, r *http.Request) {
+	v := proposalsView{States: states, Repo: r.URL.Query().Get("repo"), State: r.URL.Query().Get("state")}
+	var err error
+	if v.Proposals, err = s.opt.Service.Proposals(r.Context(), v.Repo, core.ProposalState(v.State)); err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "The proposals could not be read.", err)
+		return
+	}
+	if v.Repos, err = s.opt.Service.Repos(r.Context()); err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "The repositories could not be read.", err)
+		return
+	}
+	s.render(w, r, "proposals", page{Title: "Proposals", Nav: "proposals", Data: v})
+}
+
+type proposalView struct {
+	P       core.Proposal
+	Rev     *core.Revision
+	Files   []diffFile
+	Jobs    []core.Job
+	Trail   []core.AuditEntry
+	Waiting bool
+}
+
+func (s *Server) proposalView(r *http.Request, id string) (proposalView, error) {
+	ctx := r.Context()
+	p, err := s.opt.Service.Proposal(ctx, id)
+	if err != nil {
+		return proposalView{}, err
+	}
+	v := proposalView{P: p, Rev: p.Current(), Waiting: p.Waiting != core.WaitingNone}
+	if v.Rev != nil {
+		v.Files = splitDiff(v.Rev.Diff)
+	}
+	jobs, err := s.opt.Service.Jobs(ctx)
+	if err != nil {
+		return proposalView{}, err
+	}
+	subjects := map[string]bool{p.ID: true}
+	for _, j := range jobs {
+		if j.ProposalID == p.ID {
+			v.Jobs = append(v.Jobs, publicJob(j))
+			subjects[j.ID] = true
+		}
+	}
+	entries, err := s.opt.Service.Audit(ctx, 1, 0)
+	if err != nil {
+		return proposalView{}, err
+	}
+	for _, e := range entries {
+		if subjects[e.Subject] {
+			v.Trail = append(v.Trail, e)
+		}
+	}
+	return v, nil
+}
+
+func (s *Server) proposalPage(w http.ResponseWriter, r *http.Request) {
+	v, err := s.proposalView(r, r.PathValue("id"))
+	if errors.Is(err, core.ErrNotFound) {
+		s.renderStatus(w, r, http.StatusNotFound, "notfound", page{Title: "Not found",
+			Data: "There is no proposal " + r.PathValue("id") + "."})
+		return
+	}
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "The proposal could not be read.", err)
+		return
+	}
+	s.render(w, r, "proposal", page{Title: v.P.Title, Nav: "proposals", Data: v})
+}
+
+// publicJob drops the internal error text: people see Failure, which is
+// written for them; the server log has the rest.
+func publicJob(j core.Job) core.Job {
+	j.Error = ""
+	return j
+}
+
+type jobRow struct {
+	core.Job
+	Position int    `json:"position,omitempty"` // 1-based place in the queue; 0 when not queued
+	Title    string `json:"title,omitempty"`
+}
+
+type jobsView struct {
+	Queued, Running, Recent []jobRow
+}
+
+func (s *Server) jobsView(r *http.Request) (jobsView, error) {
+	jobs, err := s.opt.Service.Jobs(r.Context())
+	if err != nil {
+		return jobsView{}, err
+	}
+	titles := map[string]string{}
+	if ps, err := s.opt.Service.Proposals(r.Context(), "", ""); err == nil {
+		for _, p := range ps {
+			titles[p.ID] = p.Title
+		}
+	}
+	var v jobsView
+	for _, j := range jobs {
+		row := jobRow{Job: publicJob(j), Title: titles[j.ProposalID]}
+		switch j.State {
+		case core.JobQueued:
+			row.Position = len(v.Queued) + 1
+			v.Queued = append(v.Queued, row)
+		case core.JobRunning:
+			v.Running = append(v.Running, row)
+		default:
+			if len(v.Recent) < recentJobs {
+				v.Recent = append(v.Recent, row)
+			}
+		}
+	}
+	return v, nil
+}
+
+// recentJobs is how many finished jobs the jobs page lists.
+const recentJobs = 25
+
+func (s *Server) jobsPage(w http.ResponseWriter, r *http.Request) {
+	v, err := s.jobsView(r)
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "The job queue could not be read.", err)
+		return
+	}
+	s.render(w, r, "jobs", page{Title: "Jobs", Nav: "jobs", Data: v})
+}
+
+// budgetView is honest about what exists: spending is not metered yet
+// (the ledger arrives with the budget work), so the page shows the
+// projected cost of open proposals and says so.
+type budgetView struct {
+	Metered   bool         `json:"metered"`
+	Note      string       `json:"note"`
+	Open      []budgetLine `json:"open_proposals"`
+	Projected int64        `json:"projected_micros"`
+	Unpriced  int          `json:"unpriced_proposals"`
+}
+
+type budgetLine struct {
+	ID         string `json:"id"`
+	Title      string `json:"title"`
+	State      string `json:"state"`
+	CostMicros *int64 `json:"cost_micros"`
+}
+
+const budgetNote = "Spending is not metered yet: no budget ledger is configured, and the offline assistant costs nothing. " +
+	"Hourly and daily windows (spent, reserved, remaining) and recent spends appear here once one is."
+
+func (s *Server) budgetView(r *http.Request) (budgetView, error) {
+	ps, err := s.opt.Service.Proposals(r.Context(), "", "")
+	if err != nil {
+		return budgetView{}, err
+	}
+	v := budgetView{Note: budgetNote, Open: []budgetLine{}}
+	for _, p := range ps {
+		if slices.Contains([]core.ProposalState{core.StatePublished, core.StateFailed, core.StateCancelled}, p.State) {
+			continue
+		}
+		line := budgetLine{ID: p.ID, Title: p.Title, State: string(p.State)}
+		if rev := p.Current(); rev != nil && rev.CostMicros != nil {
+			line.CostMicros = rev.CostMicros
+			v.Projected += *rev.CostMicros
+		} else {
+			v.Unpriced++
+		}
+		v.Open = append(v.Open, line)
+	}
+	return v, nil
+}
+
+func (s *Server) budgetPage(w http.ResponseWriter, r *http.Request) {
+	v, err := s.budgetView(r)
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "The budget could not be read.", err)
+		return
+	}
+	s.render(w, r, "budget", page{Title: "Budget", Nav: "budget", Data: v})
+}
+
+// auditPageSize is how many entries one audit page shows.
+const auditPageSize = 50
+
+type auditView struct {
+	Entries []core.AuditEntry `json:"entries"`
+	Report  core.AuditReport  `json:"verification"`
+	Kind    string            `json:"-"`
+	Query   string            `json:"-"`
+	Before  uint64            `json:"-"`
+	Older   uint64            `json:"older_before,omitempty"` // the "before" of the next page; 0: none
+	Total   int               `json:"matching"`
+}
+
+// auditView filters the whole log (kind prefix, and a word found in the
+// actor, subject or data), then pages newest first: before=SEQ shows
+// entries older than SEQ.
+func (s *Server) auditView(r *http.Request) (auditView, error) {
+	q := r.URL.Query()
+	v := auditView{Kind: q.Get("kind"), Query: q.Get("q")}
+	v.Before, _ = strconv.ParseUint(q.Get("before"), 10, 64)
+	var err error
+	if v.Report, err = s.opt.Service.VerifyAudit(r.Context()); err != nil {
+		return auditView{}, err
+	}
+	all, err := s.opt.Service.Audit(r.Context(), 1, 0)
+	if err != nil {
+		return auditView{}, err
+	}
+	var match []core.AuditEntry
+	for i := len(all) - 1; i >= 0; i-- {
+		e := all[i]
+		if v.Kind != "" && !strings.HasPrefix(e.Kind, v.Kind) {
+			continue
+		}
+		if v.Query != "" && !auditHas(e, v.Query) {
+			continue
+		}
+		match = append(match, e)
+	}
+	v.Total = len(match)
+	start := 0
+	if v.Before > 0 {
+		start = len(match)
+		for i, e := range match {
+			if e.Seq < v.Before {
+				start = i
+				break
+			}
+		}
+	}
+	end := min(len(match), start+auditPageSize)
+	v.Entries = match[start:end]
+	if end < len(match) {
+		v.Older = match[end-1].Seq
+	}
+	return v, nil
+}
+
+func auditHas(e core.AuditEntry, word string) bool {
+	word = strings.ToLower(word)
+	if strings.Contains(strings.ToLower(e.Actor+" "+e.Subject+" "+e.Kind), word) {
+		return true
+	}
+	for k, val := range e.Data {
+		if strings.Contains(strings.ToLower(k+"="+val), word) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
+	v, err := s.auditView(r)
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "The audit log could not be read.", err)
+		return
+	}
+	s.render(w, r, "audit", page{Title: "Audit log", Nav: "audit", Data: v})
+}
+
+// ProjectedPtr lets the template use money on the total.
+func (v budgetView) ProjectedPtr() *int64 { return &v.Projected }
