@@ -44,6 +44,7 @@ type Options struct {
 	App           AppFactory
 	Logger        *slog.Logger
 	MaxStdinBytes int64 // cap on a patch piped to `propose`; 0 means 1 MiB
+	Version       string // the daemon's version, sent in the rpc greeting
 }
 
 // Server is the SSH server. Create it with New, run it with Serve, stop it
