@@ -43,7 +43,7 @@ type Options struct {
 	PIN           PINChecker
 	App           AppFactory
 	Logger        *slog.Logger
-	MaxStdinBytes int64 // cap on a patch piped to `propose`; 0 means 1 MiB
+	MaxStdinBytes int64  // cap on a patch piped to `propose`; 0 means 1 MiB
 	Version       string // the daemon's version, sent in the rpc greeting
 }
 
