@@ -191,6 +191,9 @@ func (d *dialer) answer(first bool, asked *bool) ssh.KeyboardInteractiveChalleng
 		answers := make([]string, len(questions))
 		for i, q := range questions {
 			if i < len(echos) && echos[i] {
+				if !first {
+					return nil, fmt.Errorf("the daemon asks %q, which only the person can answer: %w", q, ErrPINRefused)
+				}
 				a, err := d.opts.Prompt.Ask(q)
 				if err != nil {
 					return nil, err

@@ -8,9 +8,14 @@ package remote
 import (
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 )
+
+// safeName is what a host (names, IPv4, IPv6 with a zone) or a user may
+// hold.
+var safeName = regexp.MustCompile(`^[A-Za-z0-9._+%:-]+$`)
 
 // DefaultPort is `patchgit serve`'s SSH port.
 const DefaultPort = 2222
@@ -60,6 +65,14 @@ func ParseTarget(s, defaultUser string, defaultPort int) (Target, error) {
 	}
 	if t.User == "" {
 		return Target{}, fmt.Errorf("%w %q: no user: write user@host", ErrBadTarget, s)
+	}
+	// Names go into a proxy command line: refuse anything a shell would
+	// read as more than a name.
+	if !safeName.MatchString(host) {
+		return Target{}, fmt.Errorf("%w %q: the host %q has characters no host name has", ErrBadTarget, s, host)
+	}
+	if !safeName.MatchString(t.User) {
+		return Target{}, fmt.Errorf("%w %q: the user %q has characters other than letters, digits and . _ + -", ErrBadTarget, s, t.User)
 	}
 	t.Host = host
 	return t, nil
