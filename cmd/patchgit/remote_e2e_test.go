@@ -42,7 +42,9 @@ func startCutProxy(t *testing.T, target string) *cutProxy {
 	return p
 }
 
-func (p *cutProxy) port() string { return p.ln.Addr().(*net.TCPAddr).AddrPort().String()[len("127.0.0.1:"):] }
+func (p *cutProxy) port() string {
+	return p.ln.Addr().(*net.TCPAddr).AddrPort().String()[len("127.0.0.1:"):]
+}
 
 func (p *cutProxy) serve() {
 	for {
