@@ -295,3 +295,56 @@ func (x *tmux) runQuiet(args ...string) string {
 	}
 	return string(out)
 }
+
+// TestE2ERemoteTUIThroughProxyCommand reaches the daemon through a proxy
+// command (what -J uses), answers one wrong PIN first, and checks that the
+// host key is remembered under the name typed, not the proxy's.
+func TestE2ERemoteTUIThroughProxyCommand(t *testing.T) {
+	requireTools(t, "tmux", "bash")
+	d := startDaemon(t, t.TempDir(), "PATCHGIT_PIN="+testPIN)
+	home, work := t.TempDir(), t.TempDir()
+	// bash's /dev/tcp stands in for `ssh -W %h:%p jumphost`.
+	proxy := `bash -c 'exec 3<>/dev/tcp/127.0.0.1/` + d.port + `; cat <&3 & exec cat >&3'`
+	x := remoteTUI(t, "proxied", 160, home, work, "bob@daemon.internal:"+d.port+" --proxy-command "+quoteAll([]string{proxy})[0])
+	x.waitFor(`The authenticity of host '\[daemon.internal\]:`+d.port+`' can't be established`, 30*time.Second)
+	x.typeText("yes")
+	x.keys("Enter")
+	x.waitFor(`PIN:`, 30*time.Second)
+	x.typeText("000000")
+	x.keys("Enter")
+	x.waitFor(`Wrong PIN, try again`, 30*time.Second)
+	x.typeText(testPIN)
+	x.keys("Enter")
+	x.waitFor(`Proposed Execution`, 30*time.Second)
+	kh, _ := os.ReadFile(filepath.Join(home, ".ssh", "known_hosts"))
+	if !strings.HasPrefix(string(kh), "[daemon.internal]:"+d.port+" ssh-ed25519 ") {
+		t.Fatalf("known_hosts:\n%s", kh)
+	}
+	x.keys("C-c")
+	x.waitFor(`TUI-EXIT=0`, 10*time.Second)
+	if logs := d.logs.String(); strings.Contains(logs, testPIN) || strings.Contains(logs, "000000") {
+		t.Fatalf("a PIN reached the daemon's log:\n%s", logs)
+	}
+}
+
+// TestE2ERemoteTUIWrongPINGivesUp: three wrong PINs end the client with a
+// clear message, as OpenSSH's three prompts do.
+func TestE2ERemoteTUIWrongPINGivesUp(t *testing.T) {
+	requireTools(t, "tmux")
+	d := startDaemon(t, t.TempDir(), "PATCHGIT_PIN="+testPIN)
+	home, work := t.TempDir(), t.TempDir()
+	x := remoteTUI(t, "wrongpin", 160, home, work, "carol@"+d.sshAddr)
+	x.waitFor(`\(yes/no/\[fingerprint\]\)\?`, 30*time.Second)
+	x.typeText("yes")
+	x.keys("Enter")
+	for i := 0; i < 3; i++ {
+		x.waitFor(`(?s)(PIN:.*){`+string(rune('1'+i))+`}`, 30*time.Second)
+		x.typeText("000000")
+		x.keys("Enter")
+	}
+	x.waitFor(`TUI-EXIT=1`, time.Minute)
+	screen := x.run("capture-pane", "-p", "-J", "-S", "-", "-t", x.target)
+	if !strings.Contains(screen, "the daemon refused the PIN") || strings.Contains(screen, "Proposed Execution") {
+		t.Fatalf("three wrong PINs:\n%s", screen)
+	}
+}

@@ -104,7 +104,9 @@ func (d *dialer) dial(ctx context.Context, first bool) (*link, error) {
 	}
 	if err != nil {
 		conn.Close()
-		if *pinAsked && strings.Contains(err.Error(), "unable to authenticate") {
+		// x/crypto says these only in text: out of methods to try, or the
+		// daemon's MaxAuthTries reached.
+		if msg := err.Error(); *pinAsked && (strings.Contains(msg, "unable to authenticate") || strings.Contains(msg, "too many authentication failures")) {
 			d.mu.Lock()
 			d.pin = ""
 			d.mu.Unlock()
