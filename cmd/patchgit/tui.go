@@ -111,12 +111,18 @@ func runTUI(args []string, stdout, stderr io.Writer) error {
 
 // jumpCommand reaches the daemon through OpenSSH's own -W, so the jump
 // host's keys, agent and ssh_config work as they do for ssh -J.
+// $PATCHGIT_SSH_COMMAND replaces "ssh" (like GIT_SSH_COMMAND), e.g. to
+// add -F or -i.
 func jumpCommand(jump string) (string, error) {
 	j, err := remote.ParseTarget(jump, localUser(), 22)
 	if err != nil {
 		return "", fmt.Errorf("-J: %w", err)
 	}
-	return fmt.Sprintf("ssh -W '[%%h]:%%p' -p %d %s", j.Port, shellQuote(j.User+"@"+j.Host)), nil
+	sshCmd := os.Getenv("PATCHGIT_SSH_COMMAND")
+	if sshCmd == "" {
+		sshCmd = "ssh"
+	}
+	return fmt.Sprintf("%s -W '[%%h]:%%p' -p %d %s", sshCmd, j.Port, shellQuote(j.User+"@"+j.Host)), nil
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
