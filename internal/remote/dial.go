@@ -29,6 +29,9 @@ const (
 	// without a word (a laptop lid, a dropped route).
 	keepaliveEvery = 15 * time.Second
 	keepaliveWait  = 10 * time.Second
+	// redialLimit bounds one reconnection attempt, handshake included
+	// (x/crypto's handshake itself has no deadline).
+	redialLimit = 30 * time.Second
 )
 
 // Options configure Connect.
@@ -70,8 +73,10 @@ type link struct {
 
 func (l *link) close() {
 	l.once.Do(func() {
-		l.rpc.Close()
+		// The TCP connection first: on a stuck network, closing the
+		// channel politely could block.
 		l.ssh.Close()
+		l.rpc.Close()
 	})
 }
 

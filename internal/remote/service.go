@@ -105,7 +105,9 @@ func (s *Service) supervise() {
 		s.setState(nil, nil)
 		wait := backoffFirst
 		for {
-			nl, err := s.d.dial(s.ctx, false)
+			dctx, cancel := context.WithTimeout(s.ctx, redialLimit)
+			nl, err := s.d.dial(dctx, false)
+			cancel()
 			if err == nil {
 				s.setState(nl, nil)
 				break
