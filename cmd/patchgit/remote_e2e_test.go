@@ -348,3 +348,25 @@ func TestE2ERemoteTUIWrongPINGivesUp(t *testing.T) {
 		t.Fatalf("three wrong PINs:\n%s", screen)
 	}
 }
+
+// TestE2ERemoteTUICtrlCAtThePINPrompt: ctrl+c while the PIN is asked
+// stops the client and leaves the terminal echoing again.
+func TestE2ERemoteTUICtrlCAtThePINPrompt(t *testing.T) {
+	requireTools(t, "tmux", "stty")
+	d := startDaemon(t, t.TempDir(), "PATCHGIT_PIN="+testPIN)
+	home := t.TempDir()
+	// The trap keeps sh alive after ctrl+c to report; its child gets the
+	// default SIGINT behaviour back.
+	line := "trap true INT; env HOME=" + quoteAll([]string{home})[0] + " " + quoteAll([]string{binary})[0] +
+		" tui --connect dave@" + d.sshAddr + "; echo TUI-EXIT=$?; stty -a | grep -o -- '-*echo ' | head -1 | sed 's/^/ECHO=/'"
+	x := newTmux(t, "ctrlc", 160, 30, "sh", "-c", line)
+	x.waitFor(`\(yes/no/\[fingerprint\]\)\?`, 30*time.Second)
+	x.typeText("yes")
+	x.keys("Enter")
+	x.waitFor(`PIN:`, 30*time.Second)
+	x.keys("C-c")
+	screen := x.waitFor(`ECHO=\S+`, 30*time.Second)
+	if !strings.Contains(screen, "interrupted") || !regexp.MustCompile(`TUI-EXIT=130`).MatchString(screen) || !strings.Contains(screen, "ECHO=echo") {
+		t.Fatalf("ctrl+c at the PIN prompt:\n%s", screen)
+	}
+}

@@ -35,7 +35,7 @@ re-established by itself. See docs/remote.md.
 
 `
 
-func runTUI(args []string, stdout, stderr io.Writer) error {
+func runTUI(args []string, _, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tui", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var connect, jump, proxy, knownHosts, repo string
@@ -77,18 +77,20 @@ func runTUI(args []string, stdout, stderr io.Writer) error {
 		}
 		knownHosts = filepath.Join(home, ".ssh", "known_hosts")
 	}
-	prompt, err := newTTYPrompt(stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	prompt, err := newTTYPrompt(ctx)
 	if err != nil {
 		return err
 	}
 	defer prompt.close()
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	svc, err := remote.Connect(ctx, remote.Options{
 		Target: target, KnownHosts: knownHosts, ProxyCommand: proxy, Prompt: prompt,
 		Version: version, AgentSocket: os.Getenv("SSH_AUTH_SOCK"),
 	})
+	if err != nil && ctx.Err() != nil {
+		return exitError{code: 130, msg: "interrupted: not connected"}
+	}
 	if err != nil {
 		return err
 	}
@@ -143,40 +145,67 @@ func pager() string {
 }
 
 // ttyPrompt asks on the controlling terminal (as ssh does), so the PIN is
-// never read from a pipe by accident; without a terminal it says so.
+// never read from a pipe by accident. ctrl+c while it waits gives the
+// terminal back as it was (echo on) and stops.
 type ttyPrompt struct {
+	ctx context.Context //nolint:containedctx // the prompts' lifetime
 	tty *os.File
 	in  *bufio.Reader
-	out io.Writer
 }
 
-func newTTYPrompt(stderr io.Writer) (*ttyPrompt, error) {
+func newTTYPrompt(ctx context.Context) (*ttyPrompt, error) {
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open the terminal: %w: patchgit tui needs one (for the PIN and the app)", err)
 	}
-	return &ttyPrompt{tty: tty, in: bufio.NewReader(tty), out: tty}, nil
+	return &ttyPrompt{ctx: ctx, tty: tty, in: bufio.NewReader(tty)}, nil
 }
 
-func (p *ttyPrompt) Say(line string) { fmt.Fprintln(p.out, line) }
+func (p *ttyPrompt) Say(line string) { fmt.Fprintln(p.tty, line) }
 
 func (p *ttyPrompt) Ask(question string) (string, error) {
-	fmt.Fprint(p.out, question)
-	line, err := p.in.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	return trimNewline(line), nil
+	fmt.Fprint(p.tty, question)
+	return p.wait(func() (string, error) {
+		line, err := p.in.ReadString('\n')
+		return trimNewline(line), err
+	})
 }
 
 func (p *ttyPrompt) Secret(prompt string) (string, error) {
-	fmt.Fprint(p.out, prompt)
-	b, err := term.ReadPassword(int(p.tty.Fd()))
-	fmt.Fprintln(p.out)
+	fmt.Fprint(p.tty, prompt)
+	fd := int(p.tty.Fd())
+	return p.wait(func() (string, error) {
+		b, err := term.ReadPassword(fd)
+		fmt.Fprintln(p.tty)
+		return string(b), err
+	})
+}
+
+// wait runs read until it answers or ctx ends (ctrl+c, SIGTERM); then the
+// terminal's state from before is restored.
+func (p *ttyPrompt) wait(read func() (string, error)) (string, error) {
+	fd := int(p.tty.Fd())
+	state, err := term.GetState(fd)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("read the terminal: %w", err)
 	}
-	return string(b), nil
+	type answer struct {
+		s   string
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		s, err := read()
+		ch <- answer{s, err}
+	}()
+	select {
+	case a := <-ch:
+		return a.s, a.err
+	case <-p.ctx.Done():
+		term.Restore(fd, state) //nolint:errcheck // best effort on the way out
+		fmt.Fprintln(p.tty)
+		return "", fmt.Errorf("interrupted: %w", context.Cause(p.ctx))
+	}
 }
 
 func (p *ttyPrompt) close() {
