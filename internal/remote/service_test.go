@@ -142,7 +142,7 @@ type rig struct {
 
 // startRig runs the real SSH server on loopback behind a cutter and
 // connects to it, answering yes to the host key and the PIN.
-func startRig(t *testing.T) *rig {
+func startRig(t testing.TB) *rig {
 	t.Helper()
 	r := &rig{svc: &daemonService{}, pin: &pinBox{pin: testPIN}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
