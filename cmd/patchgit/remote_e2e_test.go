@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -102,7 +103,19 @@ func remoteTUI(t *testing.T, name string, width int, home, work, connect string,
 	t.Helper()
 	line := "cd " + quoteAll([]string{work})[0] + " && env HOME=" + quoteAll([]string{home})[0] + " " +
 		strings.Join(quoteAll(env), " ") + " " + quoteAll([]string{binary})[0] + " tui --connect " + connect + "; echo TUI-EXIT=$?"
-	return newTmux(t, name, width, 48, "sh", "-c", line)
+	return newTmuxKept(t, name, width, 48, "sh", "-c", line)
+}
+
+// newTmuxKept is newTmux for a command that may end at once (a refusal):
+// remain-on-exit is set in the same tmux invocation, before the server
+// can reap the command, so its last words stay readable.
+func newTmuxKept(t *testing.T, name string, width, height int, command ...string) *tmux {
+	t.Helper()
+	x := &tmux{t: t, socket: fmt.Sprintf("pg-%d-%s", os.Getpid(), name), target: name}
+	args := append([]string{"new-session", "-d", "-s", name, "-x", fmt.Sprint(width), "-y", fmt.Sprint(height)}, command...)
+	x.run(append(args, ";", "set-option", "-t", name, "remain-on-exit", "on")...)
+	t.Cleanup(func() { exec.Command("tmux", "-L", x.socket, "kill-server").Run() })
+	return x
 }
 
 // headerConversation is the short conversation id in the app's header.
@@ -359,7 +372,7 @@ func TestE2ERemoteTUICtrlCAtThePINPrompt(t *testing.T) {
 	// default SIGINT behaviour back.
 	line := "trap true INT; env HOME=" + quoteAll([]string{home})[0] + " " + quoteAll([]string{binary})[0] +
 		" tui --connect dave@" + d.sshAddr + "; echo TUI-EXIT=$?; stty -a | grep -o -- '-*echo ' | head -1 | sed 's/^/ECHO=/'"
-	x := newTmux(t, "ctrlc", 160, 30, "sh", "-c", line)
+	x := newTmuxKept(t, "ctrlc", 160, 30, "sh", "-c", line)
 	x.waitFor(`\(yes/no/\[fingerprint\]\)\?`, 30*time.Second)
 	x.typeText("yes")
 	x.keys("Enter")
