@@ -290,6 +290,17 @@ func (d *dialer) openRPC(ctx context.Context, client *ssh.Client) (*link, error)
 	}
 	cl, err := rpc.NewClient(ctx, &channel{Reader: stdout, w: stdin, sess: sess}, d.opts.Version)
 	if err != nil {
+		// The daemon's stderr (why it hung up) is copied by a goroutine
+		// that may lag behind stdout's end: let it finish.
+		waited := make(chan struct{})
+		go func() {
+			sess.Wait() //nolint:errcheck // only waiting for the output
+			close(waited)
+		}()
+		select {
+		case <-waited:
+		case <-time.After(2 * time.Second):
+		}
 		if errors.Is(err, rpc.ErrVersionMismatch) {
 			return nil, fmt.Errorf("connect to the daemon at %s: %w", t, err)
 		}
