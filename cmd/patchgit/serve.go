@@ -102,6 +102,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		},
 		Logger:        log,
 		MaxStdinBytes: cfg.Sandbox.MaxPatchBytes,
+		Version:       version,
 	})
 	if err != nil {
 		sock.Close()

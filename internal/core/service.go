@@ -90,6 +90,9 @@ const (
 	EventPR           EventKind = "pr"           // Repo, ID = PR number
 	EventAudit        EventKind = "audit"        // ID = seq
 	EventResync       EventKind = "resync"       // events were dropped: re-read everything
+	// EventNotice carries only Text, for the person (e.g. the remote
+	// client's "connection lost: reconnecting"); nothing to re-read.
+	EventNotice EventKind = "notice"
 )
 
 // Event is pushed to subscribers when state changes.

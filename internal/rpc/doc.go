@@ -1,6 +1,7 @@
 // Package rpc carries core.Service (and core.Admin, where the server side
 // grants it) over any byte stream: the daemon's local control socket, and
-// later an SSH channel for `patchgit tui --connect`.
+// the SSH exec channel "rpc" that `patchgit tui --connect` opens
+// (internal/server serves it, without Admin; internal/remote is its client).
 //
 // # Framing
 //

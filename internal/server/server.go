@@ -48,7 +48,8 @@ type Options struct {
 	Limits             Limits
 	App                AppFactory
 	Logger             *slog.Logger
-	MaxStdinBytes      int64 // cap on a patch piped to `propose`; 0 means 1 MiB
+	MaxStdinBytes      int64  // cap on a patch piped to `propose`; 0 means 1 MiB
+	Version            string // the daemon's version, sent in the rpc greeting
 }
 
 // Limits are the pre-auth and session limits; a zero field takes the

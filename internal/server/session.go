@@ -26,6 +26,8 @@ const helpText = `PatchGit over SSH
                                             search/replace blocks); waits until it is
                                             drafted unless --no-wait.
                                             exit 0: proposed, 2: stayed draft, 1: error
+  ssh HOST rpc                              the control protocol, for
+                                            patchgit tui --connect HOST
   ssh HOST help                             this help
 `
 
@@ -76,6 +78,8 @@ func (s *Server) runCommand(sess ssh.Session) int {
 		return exitOK
 	case "propose":
 		return s.propose(sess, args[1:])
+	case rpcCommand:
+		return s.serveRPC(sess, args[1:])
 	default:
 		return fail(sess, fmt.Errorf("%w %q: run `ssh HOST help` to list commands", ErrUnknownCommand, args[0]))
 	}

@@ -31,6 +31,11 @@ type KeyMap struct {
 	PrevFile key.Binding
 	Back     key.Binding
 
+	// Local actions (patchgit tui --connect only).
+	Pager     key.Binding
+	WriteDiff key.Binding
+	CopyID    key.Binding
+
 	// Repository picker.
 	Open  key.Binding
 	Close key.Binding
@@ -63,6 +68,10 @@ func DefaultKeyMap() KeyMap {
 		PrevFile: key.NewBinding(key.WithKeys("["), key.WithHelp("[", "previous file")),
 		Back:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back to chat")),
 
+		Pager:     key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "diff in $PAGER")),
+		WriteDiff: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "write diff")),
+		CopyID:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy id")),
+
 		Open:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")),
 		Close: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close")),
 	}
@@ -86,7 +95,7 @@ func (h helpView) ShortHelp() []key.Binding {
 	k := h.k
 	switch h.screen {
 	case screenPane:
-		return []key.Binding{k.Go, k.Down, k.Up, k.NextFile, k.Cancel, k.Switch, k.Help, k.Quit}
+		return []key.Binding{k.Go, k.Down, k.Up, k.NextFile, k.Cancel, k.Switch, k.Help, k.Quit, k.Pager, k.WriteDiff, k.CopyID}
 	case screenPicker:
 		return []key.Binding{k.Open, k.Down, k.Up, k.Close, k.Quit}
 	}
@@ -101,6 +110,7 @@ func (h helpView) FullHelp() [][]key.Binding {
 			{k.Down, k.Up, k.PageDown, k.PageUp, k.Top, k.Bottom},
 			{k.NextFile, k.PrevFile, k.Go, k.Cancel},
 			{k.Switch, k.Back, k.NewChat, k.Repos, k.WebLink, k.Help, k.Quit},
+			{k.Pager, k.WriteDiff, k.CopyID},
 		}
 	case screenPicker:
 		return [][]key.Binding{{k.Open, k.Down, k.Up, k.Close, k.Quit}}

@@ -52,6 +52,9 @@ func (m *model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	if m.focus == focusPane {
+		if cmd, ok := m.localKey(k); ok {
+			return cmd
+		}
 		m.paneKey(k)
 		return nil
 	}
@@ -279,6 +282,7 @@ func (m *model) syncKeys() {
 	k.Up.SetEnabled((inPane && hasDiff) || m.picking)
 	k.Down.SetEnabled((inPane && hasDiff) || m.picking)
 	k.Back.SetEnabled(inPane)
+	m.syncLocalKeys(inPane, hasDiff)
 	k.Open.SetEnabled(m.picking)
 	k.Close.SetEnabled(m.picking && m.repo != "")
 	k.NewChat.SetEnabled(m.repo != "")

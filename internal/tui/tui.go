@@ -30,6 +30,10 @@ type Options struct {
 	// Notice is shown on the status line at start, e.g. the wrong PINs
 	// tried since the previous login.
 	Notice string
+	// Local, when set, offers the actions that only make sense in the
+	// person's own terminal (patchgit tui --connect): inside the daemon's
+	// SSH session a pager or a file would be on the server.
+	Local *Local
 }
 
 // wideLayout is the width from which the proposal pane sits beside the chat.
@@ -59,6 +63,7 @@ type status struct {
 // picker) get SetSize-style calls and render themselves.
 type model struct {
 	svc      core.Service
+	local    *Local
 	actor    string
 	wantRepo string
 	ctx      context.Context //nolint:containedctx // session lifetime, see Options.Context
@@ -108,6 +113,7 @@ func New(svc core.Service, opts Options) tea.Model {
 	st := NewStyles(true)
 	m := &model{
 		svc:      svc,
+		local:    opts.Local,
 		actor:    opts.Actor,
 		wantRepo: opts.Repo,
 		ctx:      ctx,
@@ -163,6 +169,8 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		return waitEvent(m.events)
 	case eventMsg:
 		return tea.Batch(m.onEvent(msg.ev), waitEvent(m.events))
+	case localMsg:
+		return m.onLocal(msg)
 	case eventsClosedMsg:
 		if !m.quitting && m.ctx.Err() == nil {
 			m.setProblem("live updates stopped: the server ended the event stream; reconnect to see new changes")
@@ -280,7 +288,12 @@ func (m *model) onEvent(ev core.Event) tea.Cmd {
 			return m.loadJob(ev.ID)
 		}
 	case core.EventResync:
+		if ev.Text != "" {
+			m.setInfo(ev.Text)
+		}
 		return m.reloadAll()
+	case core.EventNotice:
+		m.setProblem(ev.Text)
 	}
 	return nil
 }
