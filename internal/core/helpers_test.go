@@ -61,7 +61,9 @@ func (e *env) open() {
 		DB: db, Audit: e.audit, Git: g, Sandbox: sb,
 		Forges: map[string]forge.Forge{"local": forge.NewLocal(db, g, map[string]string{"demo": e.bare})},
 		Repos: []core.RepoSpec{{
-			Repo:      core.Repo{Name: "demo", BaseBranch: "main", Forge: "local", Checks: []string{`test -z "$(gofmt -l .)"`, "go test ./..."}},
+			// Fast checks that can fail: core's tests are about states and
+			// jobs; the sandbox's and the end-to-end tests run `go test`.
+			Repo:      core.Repo{Name: "demo", BaseBranch: "main", Forge: "local", Checks: []string{`test -z "$(gofmt -l .)"`, "test ! -e BROKEN"}},
 			URL:       e.bare,
 			MirrorDir: filepath.Join(e.dir, "mirrors", "demo.git"),
 		}},
