@@ -138,8 +138,7 @@ func (c *Core) reviseOrCreate(tx *bolt.Tx, emit func(Event), actor string, cv *C
 		if err := jsonUnmarshal(v, &p); err != nil {
 			return err
 		}
-		if p.ConversationID == cv.ID && (p.State == StateDraft || p.State == StateProposed) &&
-			(open == nil || p.Created.After(open.Created)) {
+		if p.ConversationID == cv.ID && revisable(&p) && (open == nil || p.Created.After(open.Created)) {
 			open = &p
 		}
 		return nil
@@ -149,8 +148,8 @@ func (c *Core) reviseOrCreate(tx *bolt.Tx, emit func(Event), actor string, cv *C
 	if open == nil {
 		return c.createProposal(tx, emit, actor, cv.Repo, cv.ID, text, change)
 	}
-	if open.State == StateProposed {
-		if err := c.transition(tx, open, StateDraft, actor, "revised: a new message made a new revision"); err != nil {
+	if open.State == StateProposed || open.State == StatePublished {
+		if err := c.transition(tx, open, StateDraft, actor, reviseReason(open)); err != nil {
 			return nil, err
 		}
 	}
