@@ -29,6 +29,9 @@ type env struct {
 	audit *audit.Log
 	core  *core.Core
 	fault func(string) error
+	// configure, when set, changes the options before each open (other
+	// forges and repositories).
+	configure func(*core.Options)
 }
 
 func newEnv(t *testing.T) *env {
@@ -57,7 +60,7 @@ func (e *env) open() {
 		t.Fatal(err)
 	}
 	e.db, e.audit = db, audit.New(db, filepath.Join(e.dir, "audit.head"))
-	e.core, err = core.New(core.Options{
+	opt := core.Options{
 		DB: db, Audit: e.audit, Git: g, Sandbox: sb,
 		Forges: map[string]forge.Forge{"local": forge.NewLocal(db, g, map[string]string{"demo": e.bare})},
 		Repos: []core.RepoSpec{{
@@ -69,7 +72,11 @@ func (e *env) open() {
 		Limits:       sandbox.Limits{MaxPatchBytes: 1 << 20, MaxFiles: 50, MaxLines: 5000},
 		CheckTimeout: 2 * time.Minute,
 		Fault:        func(step string) error { return e.faultAt(step) },
-	})
+	}
+	if e.configure != nil {
+		e.configure(&opt)
+	}
+	e.core, err = core.New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
