@@ -157,7 +157,9 @@ func TestGiteaMovedBaseReverifiesOrPushesNothing(t *testing.T) {
 	if _, err := e.core.Go(ctx, "alice", p2.ID, 1); err != nil {
 		t.Fatal(err)
 	}
-	p2 = e.waitProposal(p2.ID, func(p core.Proposal) bool { return p.State == core.StatePublished || p.State == core.StateFailed || p.State == core.StateDraft })
+	p2 = e.waitProposal(p2.ID, func(p core.Proposal) bool {
+		return p.State == core.StatePublished || p.State == core.StateFailed || p.State == core.StateDraft
+	})
 	if p2.State != core.StatePublished {
 		t.Fatalf("state %s reason %q, want Published on the new base", p2.State, p2.Reason)
 	}
