@@ -36,7 +36,17 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with the options changed by configure (which may
+// read e.bare and e.dir).
+func newEnvWith(t *testing.T, configure func(e *env, o *core.Options)) *env {
+	t.Helper()
 	e := &env{t: t, dir: t.TempDir()}
+	if configure != nil {
+		e.configure = func(o *core.Options) { configure(e, o) }
+	}
 	e.bare = filepath.Join(e.dir, "repos", "demo.git")
 	if _, err := demo.Seed(context.Background(), gitops.New(), e.bare); err != nil {
 		t.Fatalf("seed demo: %v", err)

@@ -36,6 +36,10 @@ func (t Token) Value() (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("%w: cannot read %s: %v; create it (mode 0600) with the token on its first line", ErrNoToken, t.File, errTail(err))
 		}
+		// A token others can read is a leaked token: refuse it until fixed.
+		if fi, err := os.Stat(t.File); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			return "", fmt.Errorf("%w: %s is readable by other users (mode %04o); run chmod 600 %s", ErrNoToken, t.File, fi.Mode().Perm(), t.File)
+		}
 		raw, _, _ = strings.Cut(string(b), "\n")
 	default:
 		return "", fmt.Errorf("%w: the repository has neither token_env nor token_file", ErrNoToken)
