@@ -115,6 +115,10 @@ func (c *Core) runExecute(ctx context.Context, j *Job) error {
 		emit(Event{Kind: EventPR, ID: strconv.Itoa(pr.Number), Repo: cur.Repo})
 		msg := fmt.Sprintf("%s proposal %s revision %d: pull request #%d (%s) from %s into %s.",
 			verb, ShortID(cur.ID), j.Revision, pr.Number, pr.URL, cur.Branch, repo.BaseBranch)
+		if cd, _ := j.doneStep(stepCommit); cd["reverified_from"] != "" {
+			msg += fmt.Sprintf(" %s had moved from %s to %s: the diff was re-verified there and the same hunks were committed at their new line numbers.",
+				repo.BaseBranch, shortSHA(cd["reverified_from"]), shortSHA(cd["base"]))
+		}
 		if merged != "" {
 			msg += " " + merged
 		} else {
@@ -167,7 +171,11 @@ func (c *Core) stepCommit(ctx context.Context, j *Job, p *Proposal, rev *Revisio
 	if err != nil {
 		return "", &Failure{User: "the approved diff could not be committed", Err: err}
 	}
-	if err := c.journal(j, stepCommit, "done", map[string]string{"commit": commit, "base": base}); err != nil {
+	data := map[string]string{"commit": commit, "base": base}
+	if base != rev.BaseCommit {
+		data["reverified_from"] = rev.BaseCommit
+	}
+	if err := c.journal(j, stepCommit, "done", data); err != nil {
 		return "", err
 	}
 	return commit, nil

@@ -170,6 +170,10 @@ func TestGiteaMovedBaseReverifiesOrPushesNothing(t *testing.T) {
 	if parent, main := git(t, clone, "rev-parse", "origin/"+p2.Branch+"^"), git(t, clone, "rev-parse", "origin/main"); parent != main {
 		t.Fatalf("the PR commit's parent is %s, want the new main %s", parent, main)
 	}
+	msgs, _ := e.core.Messages(ctx, cv2.ID)
+	if last := msgs[len(msgs)-1].Text; !strings.Contains(last, "re-verified there") {
+		t.Fatalf("the chat does not say the base moved: %q", last)
+	}
 	prs := s.PRs(t, repo)
 	if len(prs) != 1 {
 		t.Fatalf("%d PRs, want 1", len(prs))
