@@ -116,8 +116,13 @@ INI
   "${run[@]}" admin user create --admin --username patchgit --password "$pass" \
     --email patchgit@example.invalid --must-change-password=false >"$dir/log/user.out" 2>&1
   local token
+  # As root Gitea prints a warning on stdout before the token: keep the token's line.
   token=$("${run[@]}" admin user generate-access-token --username patchgit --token-name ci \
-    --scopes all --raw 2>"$dir/log/token.err")
+    --scopes all --raw 2>"$dir/log/token.err" | grep -E '^[0-9a-f]{40}$' | tail -n 1)
+  if [ -z "$token" ]; then
+    echo "gitea.sh: no access token was generated; see $dir/log/token.err" >&2
+    exit 1
+  fi
   (setsid "${run[@]}" web >"$dir/log/web.out" 2>&1 & echo $! >"$dir/gitea.pid")
   local url="http://127.0.0.1:$port"
   for _ in $(seq 1 120); do
@@ -129,9 +134,15 @@ INI
     exit 1
   }
   # The repository the issue asks for; tests make their own beside it so they never share state.
-  curl -fsS -H "Authorization: token $token" -H 'Content-Type: application/json' \
+  local status
+  status=$(curl -sS -o "$dir/log/repo.out" -w '%{http_code}' -H "Authorization: token $token" \
+    -H 'Content-Type: application/json' \
     -d '{"name":"demo","auto_init":true,"default_branch":"main","readme":"Default"}' \
-    "$url/api/v1/user/repos" >/dev/null
+    "$url/api/v1/user/repos")
+  if [ "$status" != 201 ]; then
+    echo "gitea.sh: creating the repository answered $status: $(cat "$dir/log/repo.out")" >&2
+    exit 1
+  fi
   umask 077
   cat >"$dir/gitea.env" <<ENV
 GITEA_URL=$url
