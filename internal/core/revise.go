@@ -4,27 +4,21 @@ import "fmt"
 
 // A later revision of a published proposal.
 //
-// One proposal has one branch and one pull request. While its PR is open
-// the conversation keeps working on it: a new message with a change makes
-// the next revision of the Published proposal (Published -> Draft), which
-// is drafted and verified like any other. GO on it commits the new
-// revision on the base, force-pushes the same branch with a lease on the
-// commit PatchGit pushed last (Proposal.Pushed), and updates the PR's
-// body. The Proposed Execution says so before GO, so nothing changes on
+// One proposal has one branch and one pull request. While a Published
+// proposal is the latest of its conversation, the conversation keeps
+// working on it: a new message with a change makes the next revision of
+// it (Published -> Draft), which is drafted and verified like any other.
+// GO on it commits the new revision on the base, force-pushes the same
+// branch with a lease on the commit PatchGit pushed last (Proposal.Pushed),
+// and updates the PR's body. The Proposed Execution says so before GO, so nothing changes on
 // the forge without the person's GO. If the PR was merged or closed
 // meanwhile, the forge has no open PR for the branch and GO opens a new
 // one from it.
 
-// revisable reports whether a new message in p's conversation revises p
-// rather than starting a new proposal.
-func revisable(p *Proposal) bool {
-	switch p.State {
-	case StateDraft, StateProposed:
-		return true
-	case StatePublished:
-		return p.PR != nil && p.Pushed != ""
-	}
-	return false
+// revisablePublished reports whether a new message in the conversation
+// revises p, the conversation's latest proposal, although it is Published.
+func revisablePublished(p *Proposal) bool {
+	return p.State == StatePublished && p.PR != nil && p.Pushed != ""
 }
 
 func reviseReason(p *Proposal) string {

@@ -19,7 +19,7 @@ var transitions = map[ProposalState][]ProposalState{
 	StateRunning: {StatePublished, StateFailed, StateDraft, StateQueued},
 	// Published -> Draft: a new message in the conversation revises the
 	// published proposal; GO on that revision updates the same branch
-	// (force-with-lease) and the same PR. See revisable in revise.go.
+	// (force-with-lease) and the same PR. See revise.go.
 	StatePublished: {StateDraft},
 	// Failed and Cancelled are final.
 }

@@ -80,15 +80,15 @@ type Proposal struct {
 	Reason    string     `json:"reason,omitempty"`
 	Revisions []Revision `json:"revisions"`
 	// Approved is the revision GO was pressed on (0 until GO).
-	Approved int    `json:"approved,omitempty"`
-	Branch   string `json:"branch,omitempty"`
-	PR       *PRRef `json:"pr,omitempty"`
+	Approved int       `json:"approved,omitempty"`
+	Branch   string    `json:"branch,omitempty"`
+	PR       *PRRef    `json:"pr,omitempty"`
+	JobID    string    `json:"job_id,omitempty"` // the latest job for this proposal
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
 	// Pushed is the commit Branch last got from PatchGit: the lease for the
 	// force push of a later revision.
-	Pushed  string    `json:"pushed,omitempty"`
-	JobID   string    `json:"job_id,omitempty"` // the latest job for this proposal
-	Created time.Time `json:"created"`
-	Updated time.Time `json:"updated"`
+	Pushed string `json:"pushed,omitempty"`
 }
 
 // Current is the latest revision, or nil when there is none yet.
