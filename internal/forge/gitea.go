@@ -240,7 +240,7 @@ func (g *Gitea) Merge(ctx context.Context, repo string, number int) (PR, error) 
 		return PR{}, fmt.Errorf("merge pull request: %w", err)
 	}
 	ok, resp, err := c.MergePullRequest(r.Owner, r.Name, int64(number), gitea.MergePullRequestOption{Style: gitea.MergeStyleMerge})
-	if err == nil && !ok || status(resp) == http.StatusMethodNotAllowed || status(resp) == http.StatusConflict {
+	if (err == nil && !ok) || status(resp) == http.StatusMethodNotAllowed || status(resp) == http.StatusConflict {
 		return PR{}, fmt.Errorf("merge pull request %s#%d: %w: rebase the branch or merge it on Gitea", r.slug(), number, ErrMergeConflict)
 	}
 	if err != nil {
