@@ -78,11 +78,27 @@ type Repo struct {
 	URL        string   `yaml:"url"`         // remote URL, or the local path of a git repository
 	BaseBranch string   `yaml:"base_branch"` // default main
 	Checks     []string `yaml:"checks"`      // shell commands run in the sandbox
-	Forge      string   `yaml:"forge"`       // default local; valid: local
+	Forge      string   `yaml:"forge"`       // default local; valid: local, github, gitea
+
+	// For forge github or gitea (docs/forges.md):
+	ForgeRepo    string   `yaml:"forge_repo"`       // owner/name on the forge; default: the url's path
+	APIURL       string   `yaml:"api_url"`          // github: default https://api.github.com/; gitea: default the url's scheme://host
+	TokenEnv     string   `yaml:"token_env"`        // environment variable holding the token (this or token_file)
+	TokenFile    string   `yaml:"token_file"`       // file holding the token on its first line
+	Username     string   `yaml:"username"`         // username git sends with the token over https; default x-access-token
+	ForgeVersion string   `yaml:"forge_version"`    // gitea only: the server's version when it reports "development"
+	Draft        bool     `yaml:"draft"`            // open pull requests as drafts
+	Labels       []string `yaml:"labels,omitempty"` // labels added to a new pull request
+	// AutoMerge is the only way GO ever merges: an opt-in, off by default.
+	AutoMerge bool `yaml:"auto_merge"`
 }
 
 // Forges PatchGit can open pull requests on.
-var validForges = []string{"local"}
+var validForges = []string{"local", "github", "gitea"}
+
+// DefaultGitUsername is what git sends beside a forge token over https;
+// GitHub and Gitea look only at the token.
+const DefaultGitUsername = "x-access-token"
 
 // Default is the configuration with nothing set, using this process's
 // environment for the data directory's location.

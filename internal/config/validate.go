@@ -113,6 +113,14 @@ func (c *Config) validateRepos() []error {
 		}
 		if !slices.Contains(validForges, r.Forge) {
 			bad(i, "forge", "%q is not valid (valid: %s)", r.Forge, strings.Join(validForges, ", "))
+		} else if r.Forge != "local" {
+			for _, fe := range r.validateForge() {
+				bad(i, fe.Key, "%s", fe.Msg)
+			}
+		} else if r.AutoMerge || r.Draft || len(r.Labels) > 0 {
+			// The local forge has no drafts, labels or merge queue: say so
+			// rather than ignore the setting.
+			bad(i, "forge", "local does not support draft, labels or auto_merge; remove them or use github or gitea")
 		}
 		for j, check := range r.Checks {
 			if strings.TrimSpace(check) == "" {

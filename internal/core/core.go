@@ -21,6 +21,15 @@ type RepoSpec struct {
 	Repo
 	URL       string // remote URL or local path; never carries credentials
 	MirrorDir string // the persistent mirror for this repository
+	// Auth returns the https credentials for URL, read on each use (a
+	// rotated token needs no restart); nil means none. They reach git only
+	// through GIT_ASKPASS, never a URL, an argument or the sandbox.
+	Auth func() (*gitops.Credentials, error)
+	// Pull request options (config: draft, labels, auto_merge).
+	Draft  bool
+	Labels []string
+	// AutoMerge is the documented opt-in, and the only way GO merges.
+	AutoMerge bool
 }
 
 // Author signs PatchGit's commits.
@@ -37,6 +46,9 @@ type Options struct {
 	Repos   []RepoSpec
 	Author  Author
 	Limits  sandbox.Limits
+	// ProposalURL links a proposal on the web mirror in PR bodies; nil
+	// when no public URL is configured.
+	ProposalURL func(id string) string
 	// CheckTimeout bounds each check command in the sandbox.
 	CheckTimeout time.Duration
 	// MaxInputBytes caps a chat message or a proposed patch.

@@ -132,25 +132,33 @@ func (c *Core) Send(_ context.Context, actor, conversationID, text string) (Mess
 // (Draft or Proposed; a Proposed one goes back to Draft) or creates a new
 // proposal, and queues its drafting job.
 func (c *Core) reviseOrCreate(tx *bolt.Tx, emit func(Event), actor string, cv *Conversation, text string, change assist.Change) (*Proposal, error) {
-	var open *Proposal
+	var open, latest *Proposal
 	if err := tx.Bucket(store.BucketProposals).ForEach(func(_, v []byte) error {
 		var p Proposal
 		if err := jsonUnmarshal(v, &p); err != nil {
 			return err
 		}
-		if p.ConversationID == cv.ID && (p.State == StateDraft || p.State == StateProposed) &&
-			(open == nil || p.Created.After(open.Created)) {
+		if p.ConversationID != cv.ID {
+			return nil
+		}
+		if latest == nil || p.Created.After(latest.Created) {
+			latest = &p
+		}
+		if (p.State == StateDraft || p.State == StateProposed) && (open == nil || p.Created.After(open.Created)) {
 			open = &p
 		}
 		return nil
 	}); err != nil {
 		return nil, err
 	}
+	if open == nil && latest != nil && revisablePublished(latest) {
+		open = latest
+	}
 	if open == nil {
 		return c.createProposal(tx, emit, actor, cv.Repo, cv.ID, text, change)
 	}
-	if open.State == StateProposed {
-		if err := c.transition(tx, open, StateDraft, actor, "revised: a new message made a new revision"); err != nil {
+	if open.State == StateProposed || open.State == StatePublished {
+		if err := c.transition(tx, open, StateDraft, actor, reviseReason(open)); err != nil {
 			return nil, err
 		}
 	}

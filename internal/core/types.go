@@ -86,6 +86,9 @@ type Proposal struct {
 	JobID    string    `json:"job_id,omitempty"` // the latest job for this proposal
 	Created  time.Time `json:"created"`
 	Updated  time.Time `json:"updated"`
+	// Pushed is the commit Branch last got from PatchGit: the lease for the
+	// force push of a later revision.
+	Pushed string `json:"pushed,omitempty"`
 }
 
 // Current is the latest revision, or nil when there is none yet.
