@@ -117,7 +117,7 @@ func TestMissingFile(t *testing.T) {
 
 func TestFileErrorsNameTheKey(t *testing.T) {
 	cases := map[string]struct{ body, want string }{
-		"unknown top-level key": {"colour: red\n", `colour (line 1): unknown key (valid keys here: author, data_dir,`},
+		"unknown top-level key": {"colour: red\n", `colour (line 1): unknown key (valid keys here: author, budget, data_dir,`},
 		"unknown nested key":    {"ssh:\n  adr: :22\n", `ssh.adr (line 2): unknown key (valid keys here: addr)`},
 		"unknown key in a list": {"repos:\n  - name: a\n    url: /r\n    forg: local\n", `repos[0].forg (line 4): unknown key`},
 		"not a number":          {"jobs:\n  concurrency: many\n", `jobs.concurrency (line 2): "many" is not a whole number`},
@@ -157,6 +157,9 @@ func TestEveryEnvVarSetsItsField(t *testing.T) {
 		"author.name": "Bot", "author.email": "bot@example.com", "jobs.concurrency": "4",
 		"jobs.lease_ttl": "3m0s", "sandbox.check_timeout": "1m0s", "sandbox.max_patch_bytes": "2048",
 		"sandbox.max_files": "7", "sandbox.max_lines": "70", "sandbox.max_paste_bytes": "4096",
+		"budget.hourly_cap": "$0.25", "budget.daily_cap": "$3.10", "budget.day_window": "calendar",
+		"budget.time_zone": "Europe/Berlin", "budget.approval_margin_percent": "15", "budget.meter_slice": "1m0s",
+		"budget.local_helper_hourly": "$6.00", "budget.max_helper_mb": "2048", "budget.cheaper_plan": "false",
 	}
 	vars := EnvVars()
 	if len(vars) != len(values) {

@@ -29,11 +29,17 @@ type env struct {
 	audit *audit.Log
 	core  *core.Core
 	fault func(string) error
+	// tweak, when set, changes the options before each open (the budget
+	// tests price the local helper).
+	tweak func(*core.Options)
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, tweak ...func(*core.Options)) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir()}
+	if len(tweak) > 0 {
+		e.tweak = tweak[0]
+	}
 	e.bare = filepath.Join(e.dir, "repos", "demo.git")
 	if _, err := demo.Seed(context.Background(), gitops.New(), e.bare); err != nil {
 		t.Fatalf("seed demo: %v", err)
@@ -57,7 +63,7 @@ func (e *env) open() {
 		t.Fatal(err)
 	}
 	e.db, e.audit = db, audit.New(db, filepath.Join(e.dir, "audit.head"))
-	e.core, err = core.New(core.Options{
+	opt := core.Options{
 		DB: db, Audit: e.audit, Git: g, Sandbox: sb,
 		Forges: map[string]forge.Forge{"local": forge.NewLocal(db, g, map[string]string{"demo": e.bare})},
 		Repos: []core.RepoSpec{{
@@ -69,7 +75,11 @@ func (e *env) open() {
 		Limits:       sandbox.Limits{MaxPatchBytes: 1 << 20, MaxFiles: 50, MaxLines: 5000},
 		CheckTimeout: 2 * time.Minute,
 		Fault:        func(step string) error { return e.faultAt(step) },
-	})
+	}
+	if e.tweak != nil {
+		e.tweak(&opt)
+	}
+	e.core, err = core.New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,15 @@ type Service interface {
 	// the subscription ends; a slow subscriber loses events, not the
 	// service (it should re-read state on EventResync).
 	Subscribe(ctx context.Context) (<-chan Event, error)
+
+	// GoWith is Go with the confirm screen's "Approve extra spend" toggle:
+	// on, the revision's preferred execution plan runs under an approval
+	// of its projection plus the margin (recorded in the audit log); off,
+	// the cheaper plan runs, or, without one, GO is refused and the
+	// proposal returns to Draft with the reason.
+	GoWith(ctx context.Context, actor, proposalID string, rev int, approveExtra bool) (Job, error)
+	// Budget returns both budget windows and the recent spends.
+	Budget(ctx context.Context) (BudgetStatus, error)
 }
 
 // Admin is the local-only API for the operator: never served over SSH.

@@ -93,3 +93,11 @@ func (c *Client) VerifyAudit(ctx context.Context) (core.AuditReport, error) {
 func (c *Client) SetPIN(ctx context.Context, actor, pin string) error {
 	return c.call(ctx, "SetPIN", nil, actor, pin)
 }
+
+func (c *Client) GoWith(ctx context.Context, actor, proposalID string, rev int, approveExtra bool) (core.Job, error) {
+	return callFor[core.Job](ctx, c, "GoWith", actor, proposalID, rev, approveExtra)
+}
+
+func (c *Client) Budget(ctx context.Context) (core.BudgetStatus, error) {
+	return callFor[core.BudgetStatus](ctx, c, "Budget")
+}
