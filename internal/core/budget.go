@@ -151,7 +151,7 @@ func (c *Core) chooseExecution(tx *bolt.Tx, actor string, p *Proposal, approveEx
 	if c.opt.Budget == nil || rev.Execution == nil {
 		return "", false, "", nil
 	}
-	shown := *rev.Execution
+	shown, shownCost := *rev.Execution, rev.CostMicros
 	if err := c.priceExecution(tx, rev); err != nil {
 		return "", false, "", err
 	}
@@ -163,7 +163,7 @@ func (c *Core) chooseExecution(tx *bolt.Tx, actor string, p *Proposal, approveEx
 		return "", false, "", fmt.Errorf("%w: GO on %s now costs %s with %s left this hour; the new price is on screen, review it and GO again",
 			ErrBudgetChanged, ShortID(p.ID), budget.Micros(now.Preferred.CostMicros), budget.Micros(now.HourRemaining))
 	}
-	rev.Execution = &shown // the plan the person saw
+	rev.Execution, rev.CostMicros = &shown, shownCost // what the person saw
 	if shown.Escalation == nil {
 		return PlanFull, false, "", nil
 	}
