@@ -167,3 +167,24 @@ func TestBudgetChangedSinceShownRefusesGo(t *testing.T) {
 func finished(p core.Proposal) bool {
 	return p.State == core.StatePublished || p.State == core.StateFailed || p.State == core.StateDraft
 }
+
+// TestRestartSettlesOpenReservationsAtFullAmount: a reservation a dead
+// daemon left open counts in full until the next start reconciles it.
+func TestRestartSettlesOpenReservationsAtFullAmount(t *testing.T) {
+	e, ledger := pricedEnv(t, 15_000, true)
+	if _, err := ledger.Reserve(budget.Request{Proposal: "p-dead", Purpose: "helper run of a dead daemon", Amount: 7_000}); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, e); st.Hour.Reserved != 7_000 || st.Hour.Remaining != 8_000 {
+		t.Fatalf("before restart: %+v", st.Hour)
+	}
+	e.close()
+	e.open()
+	st := status(t, e)
+	if st.Hour.Reserved != 0 || st.Hour.Spent != 7_000 || len(st.Recent) != 1 || !strings.Contains(st.Recent[0].Note, "reconciled") {
+		t.Fatalf("after restart: %+v", st)
+	}
+	if kinds := auditKinds(t, e.audit, "p-dead"); !slices.Contains(kinds, "budget.spent") {
+		t.Fatalf("the reconciliation is not audited: %v", kinds)
+	}
+}
