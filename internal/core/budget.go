@@ -237,6 +237,10 @@ func (c *Core) reverify(ctx context.Context, j *Job, rev *Revision, repo RepoSpe
 	if err != nil {
 		return "", &Failure{User: "the sandbox could not re-verify; see the daemon log", Err: err}
 	}
+	if res.Failure != "" && head != base {
+		return "", &Failure{ToDraft: true, User: fmt.Sprintf("%s moved from %s to %s and the re-verify failed: %s. Send the change again to make a new revision.",
+			repo.BaseBranch, shortSHA(base), shortSHA(head), res.Failure)}
+	}
 	if res.Failure != "" {
 		return "", &Failure{ToDraft: true, User: fmt.Sprintf("the re-verify on %s at %s failed: %s. Send the change again to make a new revision.",
 			repo.BaseBranch, shortSHA(head), res.Failure)}
