@@ -59,7 +59,7 @@ func TestE2EPasteReviewGoPublishes(t *testing.T) {
 	x.keys("Enter")
 	x.waitFor(`proposed\s+revision 1`, 3*time.Minute)
 	screen := x.screen()
-	for _, want := range []string{"greet.go, greet_test.go", "not computed yet", "not metered yet", "ctrl+g GO"} {
+	for _, want := range []string{"greet.go, greet_test.go", "not computed yet", "GO runs", "ctrl+g GO"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("proposal screen lacks %q:\n%s", want, screen)
 		}

@@ -140,7 +140,12 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon 
 		}
 	}
 	p.web = websession.New(db, websession.Options{})
+	ledger, prices, policy, err := budgetParts(cfg, db, p.audit)
+	if err != nil {
+		return nil, err
+	}
 	p.core, err = core.New(core.Options{
+		Budget: ledger, Prices: prices, Policy: policy, MeterSlice: cfg.Budget.MeterSlice.Std(), CheaperPlan: cfg.Budget.CheaperPlan,
 		DB: db, Audit: p.audit, Git: p.git, Sandbox: p.sandbox,
 		Forges:        map[string]forge.Forge{"local": forge.NewLocal(db, p.git, local), "github": github, "gitea": gitea},
 		Repos:         specs,

@@ -19,7 +19,8 @@ type Config struct {
 	Author   AuthorConfig  `yaml:"author"`
 	Jobs     JobsConfig    `yaml:"jobs"`
 	Sandbox  SandboxConfig `yaml:"sandbox"`
-	Gate     GateConfig    `yaml:"gate"`  // the PIN gate: config/gate.go
+	Gate     GateConfig    `yaml:"gate"` // the PIN gate: config/gate.go
+	Budget   BudgetConfig  `yaml:"budget"`
 	Repos    []Repo        `yaml:"repos"` // file only: lists are not settable from the environment
 }
 
@@ -72,6 +73,41 @@ type SandboxConfig struct {
 	MaxPasteBytes int64    `yaml:"max_paste_bytes"` // size of one chat message
 }
 
+// BudgetConfig is the hard caps, the prices and the approval policy
+// (docs/budget.md).
+type BudgetConfig struct {
+	HourlyCap     Money    `yaml:"hourly_cap"`              // the rolling 60 minutes
+	DailyCap      Money    `yaml:"daily_cap"`               // the rolling 24 hours, or the calendar day
+	DayWindow     string   `yaml:"day_window"`              // rolling|calendar
+	TimeZone      string   `yaml:"time_zone"`               // IANA name for the calendar day, e.g. Europe/Berlin
+	MarginPercent int      `yaml:"approval_margin_percent"` // approved = projection + this
+	MeterSlice    Duration `yaml:"meter_slice"`             // helper time is reserved this much at a time
+	// LocalHelperHourly prices the local helper (the sandbox on this
+	// machine); 0 is free and unmetered.
+	LocalHelperHourly Money `yaml:"local_helper_hourly"`
+	MaxHelperMB       int   `yaml:"max_helper_mb"` // larger helpers need approval
+	// CheaperPlan offers, beside GO's full re-verify on the helper, the plan
+	// that publishes the diff verified in the draft without a helper.
+	CheaperPlan bool          `yaml:"cheaper_plan"`
+	Helpers     []HelperPrice `yaml:"helpers,omitempty"` // file only; empty: DigitalOcean's basic sizes
+	Models      []ModelPrice  `yaml:"models,omitempty"`  // file only: external API prices per million tokens
+}
+
+// HelperPrice is one helper size's price.
+type HelperPrice struct {
+	Size     string `yaml:"size"`
+	Hourly   Money  `yaml:"hourly"`
+	MemoryMB int    `yaml:"memory_mb"`
+}
+
+// ModelPrice is one model's price per million tokens.
+type ModelPrice struct {
+	Model  string `yaml:"model"`
+	Input  Money  `yaml:"input"`
+	Output Money  `yaml:"output"`
+	Cached Money  `yaml:"cached"`
+}
+
 // Repo is one repository PatchGit may change.
 type Repo struct {
 	Name       string   `yaml:"name"`        // ^[a-z0-9][a-z0-9._-]{0,62}$, unique
@@ -121,6 +157,16 @@ func defaults(lookup func(string) (string, bool)) Config {
 			MaxFiles:      200,
 			MaxLines:      20000,
 			MaxPasteBytes: 1 << 20,
+		},
+		Budget: BudgetConfig{
+			HourlyCap:     Money(1_000_000),
+			DailyCap:      Money(5_000_000),
+			DayWindow:     "rolling",
+			TimeZone:      "UTC",
+			MarginPercent: 10,
+			MeterSlice:    Duration(10 * time.Minute),
+			MaxHelperMB:   4096,
+			CheaperPlan:   true,
 		},
 	}
 }

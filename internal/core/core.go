@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/patchgit/patchgit/internal/audit"
+	"github.com/patchgit/patchgit/internal/budget"
 	"github.com/patchgit/patchgit/internal/forge"
 	"github.com/patchgit/patchgit/internal/gitops"
 	"github.com/patchgit/patchgit/internal/sandbox"
@@ -59,6 +60,15 @@ type Options struct {
 	LeaseTTL time.Duration
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Budget, when set, prices and meters spend; nil: nothing is priced.
+	Budget *budget.Ledger
+	// Prices and Policy price execution plans and decide what needs
+	// approval; MeterSlice is how much helper time is reserved at a time.
+	Prices     budget.Prices
+	Policy     budget.Policy
+	MeterSlice time.Duration
+	// CheaperPlan offers the no-helper plan beside the full re-verify.
+	CheaperPlan bool
 	// Fault, when set, is called after each journaled step completes
 	// ("commit", "push", "pr"). Crash tests kill the process there, or
 	// return ErrAbandonJob to leave the job Running as a dead process
@@ -108,6 +118,12 @@ func New(opt Options) (*Core, error) {
 	if opt.CheckTimeout <= 0 {
 		opt.CheckTimeout = 5 * time.Minute
 	}
+	if opt.MeterSlice <= 0 {
+		opt.MeterSlice = 10 * time.Minute
+	}
+	if opt.Policy == (budget.Policy{}) {
+		opt.Policy = budget.DefaultPolicy()
+	}
 	if opt.MaxInputBytes <= 0 {
 		opt.MaxInputBytes = 1 << 20
 	}
@@ -133,6 +149,9 @@ func New(opt Options) (*Core, error) {
 // Start recovers jobs left by a dead process and starts the workers.
 func (c *Core) Start(ctx context.Context) error {
 	if err := c.recover(); err != nil {
+		return fmt.Errorf("start core: %w", err)
+	}
+	if err := c.reconcileBudget(); err != nil {
 		return fmt.Errorf("start core: %w", err)
 	}
 	var loop, jobs context.Context

@@ -57,7 +57,14 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 	default:
 		return &Failure{User: "the message holds no unified diff or search/replace blocks"}
 	}
-	res, err := c.opt.Sandbox.Verify(ctx, req)
+	var res sandbox.Result
+	err = c.onHelper(ctx, j, "sandbox verify (draft)", false, func(ctx context.Context) (err error) {
+		res, err = c.opt.Sandbox.Verify(ctx, req)
+		return err
+	})
+	if isRefusal(err) {
+		return c.awaitApproval(j, err)
+	}
 	if err != nil {
 		return &Failure{User: "the sandbox could not run; see the daemon log", Err: err}
 	}
@@ -84,6 +91,9 @@ func (c *Core) recordDraft(j *Job, repo RepoSpec, change assist.Change, base str
 		rev.Plan = append(offlinePlan(repo, change, base, p.Branch, res), updatePlan(p)...)
 		emit(Event{Kind: EventProposal, ID: p.ID, Repo: p.Repo, ConversationID: p.ConversationID})
 		if rev.Verified {
+			if err := c.priceExecution(tx, rev); err != nil {
+				return err
+			}
 			if err := c.transition(tx, p, StateProposed, "patchgit", ""); err != nil {
 				return err
 			}

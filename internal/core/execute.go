@@ -9,7 +9,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/patchgit/patchgit/internal/gitops"
-	"github.com/patchgit/patchgit/internal/sandbox"
 )
 
 // Journaled steps of an execute job, in order.
@@ -147,21 +146,10 @@ func (c *Core) stepCommit(ctx context.Context, j *Job, p *Proposal, rev *Revisio
 	if err != nil {
 		return "", &Failure{User: "base branch " + repo.BaseBranch + " is gone", Err: err}
 	}
-	base := rev.BaseCommit
-	if head != base {
-		// The base moved: the same diff must apply to the new head and pass
-		// the checks again, or the proposal goes back to Draft.
-		c.progress(j, "base moved: re-verifying on "+shortSHA(head))
-		res, err := c.opt.Sandbox.Verify(ctx, sandbox.Request{MirrorDir: repo.MirrorDir, Base: head,
-			Diff: []byte(rev.Diff), Checks: repo.Checks, CheckTimeout: c.opt.CheckTimeout, Limits: c.opt.Limits})
-		if err != nil {
-			return "", &Failure{User: "the sandbox could not re-verify; see the daemon log", Err: err}
-		}
-		if res.Failure != "" {
-			return "", &Failure{ToDraft: true, User: fmt.Sprintf("%s moved from %s to %s and the re-verify failed: %s. Send the change again to make a new revision.",
-				repo.BaseBranch, shortSHA(base), shortSHA(head), res.Failure)}
-		}
-		base = head
+	// The budget's plan decides how GO checks the base (internal/core/budget.go).
+	base, err := c.reverify(ctx, j, rev, repo, rev.BaseCommit, head)
+	if err != nil {
+		return "", err
 	}
 	c.progress(j, "building the commit")
 	commit, err := c.opt.Git.CommitPatch(ctx, repo.MirrorDir, base, []byte(rev.Diff), gitops.CommitInfo{

@@ -34,9 +34,12 @@ type env struct {
 	configure func(*core.Options)
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, tweak ...func(*core.Options)) *env {
 	t.Helper()
-	return newEnvWith(t, nil)
+	if len(tweak) == 0 {
+		return newEnvWith(t, nil)
+	}
+	return newEnvWith(t, func(_ *env, o *core.Options) { tweak[0](o) })
 }
 
 // newEnvWith is newEnv with the options changed by configure (which may
