@@ -68,7 +68,7 @@ func (b *bwrapRunner) args(job Job, lim Resources) ([]string, error) {
 	if job.Network {
 		a = append(a, "--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf")
 	}
-	for _, d := range append(append([]string{}, systemDirs...), b.toolDirs...) {
+	for _, d := range systemDirs {
 		a = append(a, "--ro-bind", d, d)
 	}
 	for _, l := range rootLinks {
@@ -91,7 +91,8 @@ func (b *bwrapRunner) args(job Job, lim Resources) ([]string, error) {
 	a = append(a, "--proc", "/proc", "--dev", "/dev",
 		"--size", strconv.FormatInt(lim.TmpBytes, 10), "--perms", "1777", "--tmpfs", "/tmp")
 	// After /tmp: a work dir under /tmp is bound on top of the private one.
-	for _, d := range job.ReadOnly {
+	readOnly := append(append([]string{}, b.toolDirs...), job.ReadOnly...)
+	for _, d := range readOnly {
 		a = append(a, "--ro-bind", d, d)
 	}
 	for _, d := range append([]string{job.Dir}, job.Writable...) {
@@ -100,7 +101,7 @@ func (b *bwrapRunner) args(job Job, lim Resources) ([]string, error) {
 	// bwrap copies the modes of the sources' parents onto the dirs it
 	// creates for the binds (0700 under /root or a test's TempDir): open
 	// them up inside, where they are empty mount points on its tmpfs.
-	binds := append(append([]string{job.Dir}, job.Writable...), job.ReadOnly...)
+	binds := append(append([]string{job.Dir}, job.Writable...), readOnly...)
 	for _, p := range mountParents(binds) {
 		a = append(a, "--chmod", "0755", p)
 	}

@@ -123,12 +123,16 @@ func (c *cgroup) oomKilled() bool {
 	if c == nil || c.memory == "" {
 		return false
 	}
-	b, err := os.ReadFile(filepath.Join(c.memory, "memory.failcnt"))
+	b, err := os.ReadFile(filepath.Join(c.memory, "memory.oom_control"))
 	if err != nil {
 		return false
 	}
-	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return n > 0
+	for line := range strings.Lines(string(b)) {
+		if n, ok := strings.CutPrefix(strings.TrimSpace(line), "oom_kill "); ok && n != "0" {
+			return true
+		}
+	}
+	return false
 }
 
 // remove kills what is left and deletes the cgroups.
