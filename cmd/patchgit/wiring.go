@@ -124,7 +124,7 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon 
 			MirrorDir: dataPath(cfg, filepath.Join("mirrors", r.Name+".git")),
 		})
 	}
-	p.sandbox, err = sandbox.New(dataPath(cfg, "sandbox"), p.git)
+	p.sandbox, err = sandbox.Open(dataPath(cfg, "sandbox"), p.git, sandbox.Options{Isolation: cfg.Sandbox.Isolation})
 	if err != nil {
 		return nil, err
 	}

@@ -157,6 +157,7 @@ func TestEveryEnvVarSetsItsField(t *testing.T) {
 		"author.name": "Bot", "author.email": "bot@example.com", "jobs.concurrency": "4",
 		"jobs.lease_ttl": "3m0s", "sandbox.check_timeout": "1m0s", "sandbox.max_patch_bytes": "2048",
 		"sandbox.max_files": "7", "sandbox.max_lines": "70", "sandbox.max_paste_bytes": "4096",
+		"sandbox.isolation": "namespaces",
 	}
 	vars := EnvVars()
 	if len(vars) != len(values) {

@@ -8,15 +8,15 @@ import (
 
 // CheckResult is the outcome of one check command.
 type CheckResult struct {
-	Name        string // "format", "test", or "check N" for an unnamed one
-	Command     string
-	ExitCode    int // -1 when killed by a signal (a timeout, say)
-	Passed      bool
-	TimedOut    bool
-	OutOfMemory bool   // the memory cgroup's limit was hit
-	Output      string // stdout and stderr interleaved, capped (see outputLimit)
-	Duration    time.Duration
-	Mode        string // isolation mode: bwrap, namespaces or plain
+	Name        string        `json:"name"` // "format", "test", or "check N" for an unnamed one
+	Command     string        `json:"command"`
+	ExitCode    int           `json:"exit_code"` // -1 when killed by a signal (a timeout, say)
+	Passed      bool          `json:"passed"`
+	TimedOut    bool          `json:"timed_out,omitempty"`
+	OutOfMemory bool          `json:"out_of_memory,omitempty"` // the memory cgroup's limit was hit
+	Output      string        `json:"output"`                  // stdout and stderr interleaved, capped (see outputLimit)
+	Duration    time.Duration `json:"duration_ns"`
+	Mode        string        `json:"mode"` // isolation mode: bwrap, namespaces or plain
 }
 
 // checkFailure is the user-facing reason for a failed check.

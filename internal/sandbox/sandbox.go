@@ -57,6 +57,7 @@ type Result struct {
 	Checks        []CheckResult
 	Mode          string // the isolation mode the checks ran under
 	Failure       string
+	Refused       bool // Failure is admission's: the patch broke a rule or did not parse
 }
 
 // Summary is what the risk and confidence scores read from a Result.
@@ -166,7 +167,7 @@ func (s *Sandbox) Verify(ctx context.Context, req Request) (Result, error) {
 	}
 	if err != nil {
 		if msg, ok := failure(err); ok {
-			return Result{Failure: msg}, nil
+			return Result{Failure: msg, Refused: true}, nil
 		}
 		return Result{}, fmt.Errorf("verify: %w", err)
 	}
