@@ -357,22 +357,18 @@ func (s *Sandbox) apply(ctx context.Context, w *workDir, req Request, lim Limits
 		}
 		return "", err
 	}
-	for _, args := range [][]string{
-		{"apply", "--check", "--whitespace=nowarn", "-"}, // all or nothing: nothing is written unless every hunk fits
-		{"apply", "--whitespace=nowarn", "-"},
-	} {
-		_, err := s.git.Run(ctx, w.repo, gitops.RunOpts{Stdin: bytes.NewReader(req.Diff)}, args...)
-		if err == nil {
-			continue
-		}
-		var gerr *gitops.Error
-		if ctx.Err() == nil && errors.As(err, &gerr) && gerr.ExitCode > 0 {
-			why := strings.ReplaceAll(gerr.Stderr, "error: ", "")
-			return fmt.Sprintf("the patch does not apply to %s: %s", base[:12], why), nil
-		}
-		return "", fmt.Errorf("verify: apply patch: %w", err)
+	// git apply is all or nothing without --reject: it checks every hunk
+	// before it writes a file (TestVerifyDiffThatDoesNotApply).
+	_, err = s.git.Run(ctx, w.repo, gitops.RunOpts{Stdin: bytes.NewReader(req.Diff)}, "apply", "--whitespace=nowarn", "-")
+	if err == nil {
+		return "", nil
 	}
-	return "", nil
+	var gerr *gitops.Error
+	if ctx.Err() == nil && errors.As(err, &gerr) && gerr.ExitCode > 0 {
+		why := strings.ReplaceAll(gerr.Stderr, "error: ", "")
+		return fmt.Sprintf("the patch does not apply to %s: %s", base[:12], why), nil
+	}
+	return "", fmt.Errorf("verify: apply patch: %w", err)
 }
 
 // canonical stages everything and diffs Base against it, so the diff the

@@ -148,3 +148,13 @@ func (s *Sandbox) Sweep() error {
 	}
 	return nil
 }
+
+// FreshWorkDir makes the same fresh checkout of base that Verify uses
+// (for benchmarks and a remote runner's preparation). remove deletes it.
+func (s *Sandbox) FreshWorkDir(ctx context.Context, mirror, base string) (tree string, remove func() error, err error) {
+	w, err := newWorkDir(ctx, s.git, s.workRoot, mirror, base)
+	if err != nil {
+		return "", nil, err
+	}
+	return w.repo, w.remove, nil
+}
