@@ -61,11 +61,12 @@ type Resources struct {
 	CPUSeconds  int   // RLIMIT_CPU per process; 0: the timeout's seconds times 2
 	FileBytes   int64 // RLIMIT_FSIZE: the largest file a check may write
 	TmpBytes    int64 // size of the private /tmp (bwrap)
+	WorkBytes   int64 // what a check may write into a layered work tree
 }
 
 // DefaultResources fit a real Go or Node test suite on a small server.
 func DefaultResources() Resources {
-	return Resources{Processes: 512, MemoryBytes: 2 << 30, FileBytes: 1 << 30, TmpBytes: 1 << 30}
+	return Resources{Processes: 512, MemoryBytes: 2 << 30, FileBytes: 1 << 30, TmpBytes: 1 << 30, WorkBytes: 2 << 30}
 }
 
 func (r Resources) withDefaults(timeout time.Duration) Resources {
@@ -81,6 +82,9 @@ func (r Resources) withDefaults(timeout time.Duration) Resources {
 	}
 	if r.TmpBytes <= 0 {
 		r.TmpBytes = d.TmpBytes
+	}
+	if r.WorkBytes <= 0 {
+		r.WorkBytes = d.WorkBytes
 	}
 	if r.CPUSeconds <= 0 {
 		r.CPUSeconds = max(1, int(2*timeout.Seconds()))
@@ -101,6 +105,9 @@ type Options struct {
 	ToolDirs []string
 	// Runner, when set, replaces the local runner (the helper VM).
 	Runner Runner
+	// NoLayers turns off layered work dirs (a cached pristine tree under
+	// an overlay): every Verify then checks the base out in full.
+	NoLayers bool
 }
 
 const nobody = 65534

@@ -88,8 +88,11 @@ type Sandbox struct {
 	workRoot  string
 	cacheRoot string
 	opts      Options
-	runner    Runner
-	runnerErr error // why no runner could be chosen; reported when a check must run
+	// pristineRoot holds cached checkouts for layered work dirs; "" when
+	// layered work dirs are off (not root, no overlayfs).
+	pristineRoot string
+	runner       Runner
+	runnerErr    error // why no runner could be chosen; reported when a check must run
 }
 
 // New prepares root/work and root/cache with the default options: the
@@ -114,6 +117,12 @@ func Open(root string, g *gitops.Git, opts Options) (*Sandbox, error) {
 		// Searchable (not listable) so the unprivileged check uid can
 		// reach its own run dir in the namespaces and plain modes.
 		if err := os.Chmod(d, 0o711); err != nil {
+			return nil, fmt.Errorf("open sandbox: %w", err)
+		}
+	}
+	if !opts.NoLayers && layeredUsable() {
+		s.pristineRoot = filepath.Join(root, "pristine")
+		if err := os.MkdirAll(s.pristineRoot, 0o700); err != nil {
 			return nil, fmt.Errorf("open sandbox: %w", err)
 		}
 	}
@@ -189,12 +198,37 @@ func (s *Sandbox) Verify(ctx context.Context, req Request) (Result, error) {
 	}
 	checks = named(checks, timeout)
 
-	w, err := newWorkDir(ctx, s.git, s.workRoot, req.MirrorDir, base)
+	if s.pristineRoot == "" {
+		w, err := newWorkDir(ctx, s.git, s.workRoot, req.MirrorDir, base)
+		if err != nil {
+			return Result{}, fmt.Errorf("verify: %w", err)
+		}
+		defer w.remove()
+		return s.verifyIn(ctx, w, req, lim, admitted, base, checks, prepare, timeout)
+	}
+	pristine, err := s.pristineTree(ctx, req.MirrorDir, base)
 	if err != nil {
 		return Result{}, fmt.Errorf("verify: %w", err)
 	}
-	defer w.remove()
+	var res Result
+	var w *workDir
+	err = inPrivateMounts(func() error {
+		var err error
+		w, err = s.newLayeredWorkDir(pristine, s.opts.Resources.withDefaults(timeout).WorkBytes)
+		if err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		res, err = s.verifyIn(ctx, w, req, lim, admitted, base, checks, prepare, timeout)
+		return err
+	})
+	if w != nil {
+		w.remove() // outside: the mounts went with the thread
+	}
+	return res, err
+}
 
+// verifyIn applies, diffs and checks in the work dir w.
+func (s *Sandbox) verifyIn(ctx context.Context, w *workDir, req Request, lim Limits, admitted summary, base string, checks []Check, prepare []string, timeout time.Duration) (Result, error) {
 	res := Result{Base: base}
 	if msg, err := s.apply(ctx, w, req, lim, admitted.files, base); err != nil || msg != "" {
 		res.Failure = msg
@@ -311,11 +345,30 @@ func (s *Sandbox) handOver(w *workDir) error {
 	if c == nil {
 		return nil
 	}
-	err := filepath.WalkDir(w.dir, func(p string, d fs.DirEntry, err error) error {
+	uid, gid := int(c.Uid), int(c.Gid)
+	if w.upper == "" {
+		return chownTree(w.dir, uid, gid)
+	}
+	// Layered: the pristine tree is the check uid's already; only what the
+	// change wrote (the upper dir, whose root is the tree's root) is ours.
+	for _, d := range []string{w.dir, w.home, w.tmp} {
+		if err := os.Lchown(d, uid, gid); err != nil {
+			return fmt.Errorf("hand over work dir: %w", err)
+		}
+	}
+	// Walk the upper dir to find what is ours, but chown through the
+	// overlay: overlayfs caches owners, so a change made beneath it would
+	// not count. These paths are in the upper dir already: no copy-up.
+	err := filepath.WalkDir(w.upper, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		return os.Lchown(p, int(c.Uid), int(c.Gid))
+		rel, _ := filepath.Rel(w.upper, p)
+		err = os.Lchown(filepath.Join(w.repo, rel), uid, gid)
+		if errors.Is(err, fs.ErrNotExist) { // a whiteout: the change deleted it
+			return nil
+		}
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("hand over work dir: %w", err)

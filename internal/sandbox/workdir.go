@@ -22,15 +22,12 @@ import (
 // process) removes only directories whose owner died.
 type workDir struct {
 	dir, repo, home, tmp string
+	upper                string // layered: the overlay's upper dir (what the change wrote)
 	lock                 *os.File
 }
 
-// newWorkDir makes a fresh checkout of base. Instead of `git clone
-// --shared` it runs `git init` and points objects/info/alternates at the
-// mirror: the same borrowing of objects, but no refs are copied (a GitHub
-// mirror holds thousands of refs/pull/*) and there is no origin remote to
-// scrub. See BenchmarkNewWorkDir.
-func newWorkDir(ctx context.Context, g *gitops.Git, workRoot, mirror, base string) (w *workDir, err error) {
+// newRunDir makes run-XXXX with home and tmp, locked.
+func newRunDir(workRoot string) (*workDir, error) {
 	dir, err := os.MkdirTemp(workRoot, "run-")
 	if err != nil {
 		return nil, fmt.Errorf("create work dir: %w", err)
@@ -45,22 +42,36 @@ func newWorkDir(ctx context.Context, g *gitops.Git, workRoot, mirror, base strin
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("lock work dir: %w", err)
 	}
-	w = &workDir{dir: dir, repo: filepath.Join(dir, "repo"), home: filepath.Join(dir, "home"), tmp: filepath.Join(dir, "tmp"), lock: lock}
+	w := &workDir{dir: dir, repo: filepath.Join(dir, "repo"), home: filepath.Join(dir, "home"), tmp: filepath.Join(dir, "tmp"), lock: lock}
+	for _, d := range []string{w.home, w.tmp} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			w.remove()
+			return nil, fmt.Errorf("create work dir: %w", err)
+		}
+	}
+	return w, nil
+}
+
+// newWorkDir makes a fresh checkout of base. Instead of `git clone
+// --shared` it runs `git init` and points objects/info/alternates at the
+// mirror: the same borrowing of objects, but no refs are copied (a GitHub
+// mirror holds thousands of refs/pull/*) and there is no origin remote to
+// scrub. See BenchmarkNewWorkDir.
+func newWorkDir(ctx context.Context, g *gitops.Git, workRoot, mirror, base string) (w *workDir, err error) {
+	w, err = newRunDir(workRoot)
+	if err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			w.remove()
 		}
 	}()
-	for _, d := range []string{w.home, w.tmp} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			return nil, fmt.Errorf("create work dir: %w", err)
-		}
-	}
 	objects, err := objectsDir(mirror)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := g.Run(ctx, dir, gitops.RunOpts{}, "init", "--quiet", "--template=", "--", w.repo); err != nil {
+	if _, err := g.Run(ctx, w.dir, gitops.RunOpts{}, "init", "--quiet", "--template=", "--", w.repo); err != nil {
 		return nil, fmt.Errorf("create work dir: %w", err)
 	}
 	info := filepath.Join(w.repo, ".git", "objects", "info")
