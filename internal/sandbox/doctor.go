@@ -55,6 +55,14 @@ func Diagnose(ctx context.Context, opts Options) []Finding {
 		out = append(out, Finding{Name: "cgroups", Warn: true, Detail: err.Error() + ": processes are limited by RLIMIT_NPROC (per uid), memory is not limited",
 			Fix: "run PatchGit as root on a host with the cgroup v1 pids and memory controllers"})
 	}
+	if opts.NoLayers {
+		out = append(out, Finding{Name: "work dirs", OK: true, Detail: "full checkout per Verify (layers turned off)"})
+	} else if layeredUsable() {
+		out = append(out, Finding{Name: "work dirs", OK: true, Detail: "layered: a cached pristine tree per base under an overlay with a size-capped tmpfs"})
+	} else {
+		out = append(out, Finding{Name: "work dirs", Warn: true, Detail: "full checkout per Verify: layered work dirs need root and overlayfs",
+			Fix: "run PatchGit as root for fast, disk-capped work dirs"})
+	}
 	r := opts.Runner
 	var err error
 	if r == nil {

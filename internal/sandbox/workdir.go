@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/patchgit/patchgit/internal/gitops"
 	"golang.org/x/sys/unix"
@@ -133,13 +134,24 @@ func removeAll(dir string) error {
 // Sweep removes work dirs that no live Verify holds (left by a crash).
 // It is safe to call at any time, also while other Verify calls run.
 func (s *Sandbox) Sweep() error {
+	var runs []string
 	entries, err := os.ReadDir(s.workRoot)
 	if err != nil {
 		return fmt.Errorf("sweep work dirs: %w", err)
 	}
-	var errs []error
 	for _, e := range entries {
-		p := filepath.Join(s.workRoot, e.Name())
+		runs = append(runs, filepath.Join(s.workRoot, e.Name()))
+	}
+	if s.pristineRoot != "" { // a pristine tree being made when we crashed
+		entries, _ := os.ReadDir(s.pristineRoot)
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), "run-") {
+				runs = append(runs, filepath.Join(s.pristineRoot, e.Name()))
+			}
+		}
+	}
+	var errs []error
+	for _, p := range runs {
 		f, err := os.Open(p)
 		if err != nil {
 			errs = append(errs, err)
