@@ -407,3 +407,43 @@ func TestRunnerInterface(t *testing.T) {
 		t.Error("an unknown mode was accepted")
 	}
 }
+
+// TestPrepareHasNetworkChecksDoNot: the prepare phase reaches the network
+// and writes the module cache; the checks then read that cache but cannot
+// write it, and have no network.
+func TestPrepareHasNetworkChecksDoNot(t *testing.T) {
+	probe := probeBinary(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	for _, mode := range isolatedModes(t) {
+		if mode != ModeBwrap {
+			continue // the namespaces mode shows the host filesystem: the cache is not read-only there
+		}
+		f := newGreetFixture(t).openMode(t, mode, Resources{})
+		res := f.verify(t, Request{Diff: []byte(greetDiff),
+			Prepare: []string{probe + " tcp " + ln.Addr().String() + " && echo prepared > $GOMODCACHE/marker"},
+			Checks: []string{
+				"cat $GOMODCACHE/marker",
+				"if touch $GOMODCACHE/x 2>/dev/null; then echo cache-writable; exit 1; fi",
+				probe + " tcp " + ln.Addr().String(),
+			}})
+		if len(res.Prepare) != 1 || !strings.HasPrefix(res.Prepare[0].Output, "OK connected") {
+			t.Fatalf("prepare had no network: %+v", res.Prepare)
+		}
+		if len(res.Checks) != 3 || res.Checks[0].Output != "prepared\n" || !res.Checks[1].Passed || !strings.HasPrefix(res.Checks[2].Output, "FAIL") {
+			t.Errorf("checks: %+v", res.Checks)
+		}
+	}
+}
