@@ -169,7 +169,9 @@ type localRunner struct {
 // cgroups (read on fd 3), then execs it under prlimit: everything it
 // starts inherits both, with no window to escape them. (prlimit(2) on the
 // child from here would need CAP_SYS_RESOURCE, which containers drop.)
-const gateScript = `read -r _ <&3; exec 3<&-; exec "$@"`
+// If PatchGit dies before opening the gate, the read sees EOF and the
+// command never runs unconfined.
+const gateScript = `read -r _ <&3 || exit 125; exec 3<&-; exec "$@"`
 
 // prlimitPath is util-linux's prlimit, which sets the rlimits on itself
 // and execs the command.
