@@ -85,11 +85,14 @@ func (c *cgroup) add(pid int) error {
 
 // killAll SIGKILLs every process in the pids cgroup until it is empty: a
 // process that escaped the process group (a new session, a daemon) is
-// still in its cgroup.
+// still in its cgroup. It is only called once the check is over.
 func (c *cgroup) killAll() {
 	if c == nil {
 		return
 	}
+	// No new process from here on: a fork bomb cannot refill the cgroup
+	// while it is being emptied.
+	_ = os.WriteFile(filepath.Join(c.pids, "pids.max"), []byte("0"), 0o644)
 	for range 100 {
 		pids := c.procs()
 		if len(pids) == 0 {
@@ -145,11 +148,52 @@ func (c *cgroup) remove() {
 		if dir == "" {
 			continue
 		}
-		for range 50 { // a killed process leaves its cgroup a moment later
-			if err := os.Remove(dir); err == nil || os.IsNotExist(err) {
-				break
+		// A killed process leaves its cgroup a moment later, and a memory
+		// cgroup that hit its limit can stay busy for seconds: keep trying
+		// in the background for two minutes; sweepCgroups takes the rest.
+		if !removeSoon(dir, 320*time.Millisecond) {
+			go removeSoon(dir, 2*time.Minute)
+		}
+	}
+}
+
+// removeSoon retries rmdir of a cgroup until it works or within passes.
+func removeSoon(dir string, within time.Duration) bool {
+	for delay, waited := 10*time.Millisecond, time.Duration(0); ; delay = min(2*delay, time.Second) {
+		if err := os.Remove(dir); err == nil || os.IsNotExist(err) {
+			return true
+		}
+		if waited >= within {
+			return false
+		}
+		time.Sleep(delay)
+		waited += delay
+	}
+}
+
+// sweepCgroups removes check cgroups left by a PatchGit process that is
+// gone (a crash, or a busy memory cgroup at removal time). Names are
+// check-<pid>-<nanos>: a live pid's cgroups are left alone.
+func sweepCgroups() {
+	for _, ctl := range []string{"pids", "memory"} {
+		parent := filepath.Join(cgroupRoot, ctl, "patchgit")
+		entries, err := os.ReadDir(parent)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			rest, ok := strings.CutPrefix(e.Name(), "check-")
+			if !ok || !e.IsDir() {
+				continue
 			}
-			time.Sleep(20 * time.Millisecond)
+			pidText, _, _ := strings.Cut(rest, "-")
+			pid, err := strconv.Atoi(pidText)
+			if err != nil || pid <= 0 || pid == os.Getpid() || unix.Kill(pid, 0) == nil {
+				continue
+			}
+			c := &cgroup{pids: filepath.Join(parent, e.Name())}
+			c.killAll() // a leftover process of a dead PatchGit
+			_ = os.Remove(c.pids)
 		}
 	}
 }

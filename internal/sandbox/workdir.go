@@ -134,6 +134,9 @@ func removeAll(dir string) error {
 // Sweep removes work dirs that no live Verify holds (left by a crash).
 // It is safe to call at any time, also while other Verify calls run.
 func (s *Sandbox) Sweep() error {
+	if os.Geteuid() == 0 {
+		sweepCgroups()
+	}
 	var runs []string
 	entries, err := os.ReadDir(s.workRoot)
 	if err != nil {
