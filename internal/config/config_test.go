@@ -166,6 +166,7 @@ func TestEveryEnvVarSetsItsField(t *testing.T) {
 		"budget.hourly_cap": "$0.25", "budget.daily_cap": "$3.10", "budget.day_window": "calendar",
 		"budget.time_zone": "Europe/Berlin", "budget.approval_margin_percent": "15", "budget.meter_slice": "1m0s",
 		"budget.local_helper_hourly": "$6.00", "budget.max_helper_mb": "2048", "budget.cheaper_plan": "false",
+		"sandbox.isolation": "namespaces",
 	}
 	vars := EnvVars()
 	if len(vars) != len(values) {
