@@ -36,6 +36,8 @@ type fakeDO struct {
 	// address the droplet answers SSH on.
 	onActive func(d *fakeDroplet) string
 	onDelete func(d *fakeDroplet)
+	// onCreate runs after a droplet is stored, before the answer is sent.
+	onCreate func(d *fakeDroplet)
 }
 
 type fakeDroplet struct {
@@ -184,6 +186,9 @@ func (f *fakeDO) serve(w http.ResponseWriter, r *http.Request) {
 		d := &fakeDroplet{ID: f.nextID, Name: req.Name, Size: req.Size, Region: req.Region, Image: fmt.Sprint(req.Image),
 			Tags: req.Tags, UserData: req.UserData, SSHKeys: keys, Status: "new"}
 		f.droplets[d.ID] = d
+		if f.onCreate != nil {
+			f.onCreate(d)
+		}
 		f.writeJSON(w, 202, map[string]any{"droplet": f.dropletJSON(d),
 			"links": map[string]any{"actions": []map[string]any{{"id": d.ID * 10, "rel": "create", "href": f.srv.URL + "/v2/actions/" + strconv.Itoa(d.ID*10)}}}})
 	case r.Method == "GET" && path == "droplets":
