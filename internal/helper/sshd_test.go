@@ -162,3 +162,5 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+func sshAuthorized(s ssh.Signer) []byte { return ssh.MarshalAuthorizedKey(s.PublicKey()) }
