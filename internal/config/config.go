@@ -20,6 +20,7 @@ type Config struct {
 	Jobs     JobsConfig    `yaml:"jobs"`
 	Sandbox  SandboxConfig `yaml:"sandbox"`
 	Gate     GateConfig    `yaml:"gate"`  // the PIN gate: config/gate.go
+	Helper   HelperConfig  `yaml:"helper"` // the helper machine: config/helper.go
 	Repos    []Repo        `yaml:"repos"` // file only: lists are not settable from the environment
 }
 
@@ -96,6 +97,7 @@ func defaults(lookup func(string) (string, bool)) Config {
 			MaxStartupsPerNetwork: 8, MaxAuthTries: 3, IdleTimeout: Duration(30 * time.Minute),
 			MaxSession: Duration(12 * time.Hour), MaxSessions: 16},
 		Gate:   defaultGate(),
+		Helper: defaultHelper(),
 		HTTP:   HTTPConfig{Addr: "127.0.0.1:8080"},
 		Author: AuthorConfig{Name: "PatchGit", Email: "patchgit@localhost"},
 		Jobs:   JobsConfig{Concurrency: 1, LeaseTTL: Duration(10 * time.Minute)},

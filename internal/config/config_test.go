@@ -163,6 +163,12 @@ func TestEveryEnvVarSetsItsField(t *testing.T) {
 		"ssh.max_session": "2h0m0s", "ssh.max_sessions": "5",
 		"gate.first_delay": "100ms", "gate.max_delay": "4s", "gate.max_failures": "5", "gate.lock_for": "1h0m0s",
 		"gate.key_max_failures": "2", "gate.penalty_first": "1s", "gate.penalty_max": "5m0s",
+		"helper.provider": "ssh", "helper.ttl": "30m0s", "helper.ready_timeout": "5m0s", "helper.local_price_hourly": "0.01",
+		"helper.digitalocean.token_file": "/etc/pg/do.token", "helper.digitalocean.region": "ams3",
+		"helper.digitalocean.image": "debian-13-x64", "helper.digitalocean.ssh_port": "2200",
+		"helper.digitalocean.api_url": "https://api.example.com", "helper.ssh.host": "build.example.com",
+		"helper.ssh.port": "2201", "helper.ssh.user": "ci", "helper.ssh.host_key": "ssh-ed25519 AAAA",
+		"helper.ssh.memory_mb": "4096", "helper.ssh.vcpus": "2", "helper.ssh.price_hourly": "0.05",
 	}
 	vars := EnvVars()
 	if len(vars) != len(values) {
