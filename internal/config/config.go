@@ -19,9 +19,9 @@ type Config struct {
 	Author   AuthorConfig  `yaml:"author"`
 	Jobs     JobsConfig    `yaml:"jobs"`
 	Sandbox  SandboxConfig `yaml:"sandbox"`
-	Gate     GateConfig    `yaml:"gate"`  // the PIN gate: config/gate.go
+	Gate     GateConfig    `yaml:"gate"`   // the PIN gate: config/gate.go
 	Helper   HelperConfig  `yaml:"helper"` // the helper machine: config/helper.go
-	Repos    []Repo        `yaml:"repos"` // file only: lists are not settable from the environment
+	Repos    []Repo        `yaml:"repos"`  // file only: lists are not settable from the environment
 }
 
 // SSHConfig is the SSH listener and its pre-auth and session limits.
