@@ -281,3 +281,41 @@ func auditEntry(t *testing.T, db *store.DB, kind string) audit.Entry {
 	}
 	return last
 }
+
+// A wrong token is a clear 401 that never repeats the token; godo's own
+// retries are off (a create is never sent twice behind the provider's back).
+func TestDigitalOceanWrongTokenErrorHasNoToken(t *testing.T) {
+	f := newFakeDO(t)
+	p := newTestProvider(t, f.srv.URL, "dop_v1_wrong-secret-123", clientKey(t), 22)
+	_, err := p.Sizes(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "wrong-secret") {
+		t.Fatalf("err = %v, want a 401 without the token", err)
+	}
+	if n := f.count("GET /v2/sizes"); n != 1 {
+		t.Fatalf("%d requests for a 401, want 1 (no retry)", n)
+	}
+	f.fail("POST", "/v2/droplets", 500, 100)
+	_, err = p.Create(context.Background(), CreateRequest{Name: "x", Size: "s-1vcpu-2gb", Tags: []string{"t"}})
+	if err == nil {
+		t.Fatal("create with a wrong token succeeded")
+	}
+	if _, err := NewDigitalOceanClient("", ""); !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("empty token: %v", err)
+	}
+}
+
+// A create whose answer was lost (made, then a 502) is adopted by name on
+// the retry instead of making a second droplet.
+func TestDigitalOceanLostCreateAnswerIsAdopted(t *testing.T) {
+	f := newFakeDO(t)
+	f.lostCreates = 1
+	p := newTestProvider(t, f.srv.URL, f.token, clientKey(t), 22)
+	m, err := p.Create(context.Background(), CreateRequest{Name: "patchgit-test-j-1", Size: "s-1vcpu-2gb",
+		Tags: []string{TagHelper, "patchgit-instance-test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.created != 1 || m.Name != "patchgit-test-j-1" || m.ID == "" {
+		t.Fatalf("created %d, machine %+v; want the one droplet adopted", f.created, m)
+	}
+}

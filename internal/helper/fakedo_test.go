@@ -38,6 +38,9 @@ type fakeDO struct {
 	onDelete func(d *fakeDroplet)
 	// onCreate runs after a droplet is stored, before the answer is sent.
 	onCreate func(d *fakeDroplet)
+	// lostCreates: this many creates are made but answered with a 502 (the
+	// answer lost on the way).
+	lostCreates int
 }
 
 type fakeDroplet struct {
@@ -188,6 +191,11 @@ func (f *fakeDO) serve(w http.ResponseWriter, r *http.Request) {
 		f.droplets[d.ID] = d
 		if f.onCreate != nil {
 			f.onCreate(d)
+		}
+		if f.lostCreates > 0 {
+			f.lostCreates--
+			f.errorJSON(w, 502, "bad_gateway", "Bad Gateway")
+			return
 		}
 		f.writeJSON(w, 202, map[string]any{"droplet": f.dropletJSON(d),
 			"links": map[string]any{"actions": []map[string]any{{"id": d.ID * 10, "rel": "create", "href": f.srv.URL + "/v2/actions/" + strconv.Itoa(d.ID*10)}}}})

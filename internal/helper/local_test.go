@@ -125,3 +125,22 @@ func TestChooseSize(t *testing.T) {
 		t.Errorf("64 vCPUs: %v", err)
 	}
 }
+
+func TestInstanceIDIsKept(t *testing.T) {
+	dir := t.TempDir()
+	db, _ := openStore(t, dir)
+	a, err := InstanceID(db)
+	must(t, err)
+	db.Close()
+	db, _ = openStore(t, dir)
+	defer db.Close()
+	b, err := InstanceID(db)
+	must(t, err)
+	other, _ := openStore(t, t.TempDir())
+	defer other.Close()
+	c, err := InstanceID(other)
+	must(t, err)
+	if a != b || len(a) != 12 || a == c {
+		t.Fatalf("ids %q %q %q: want one kept per store, different across stores", a, b, c)
+	}
+}

@@ -92,3 +92,25 @@ func cost(priceHourly float64, start, end time.Time) float64 {
 	secs := max(end.Sub(start).Seconds(), 60)
 	return max(priceHourly*secs/3600, 0.01)
 }
+
+var keyInstance = []byte("instance")
+
+// InstanceID is this install's id for the patchgit-instance-<id> tag:
+// random at first use, then kept in the store, so a restart (or a restore
+// on a new machine) still finds its own helpers and never another's.
+func InstanceID(db *store.DB) (string, error) {
+	var id string
+	err := db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(store.BucketHelpers)
+		if v := b.Get(keyInstance); v != nil {
+			id = string(v)
+			return nil
+		}
+		id = randomHex(6)
+		return b.Put(keyInstance, []byte(id))
+	})
+	if err != nil {
+		return "", fmt.Errorf("read helper instance id: %w", err)
+	}
+	return id, nil
+}
