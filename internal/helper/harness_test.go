@@ -118,7 +118,8 @@ func testManager(t testing.TB, db *store.DB, log *audit.Log, p Provider, meter M
 type recordingMeter struct {
 	mu     sync.Mutex
 	calls  []string
-	refuse error
+	refuse error // for Start
+	stop   error // for Extend: the budget's stop signal
 }
 
 func (r *recordingMeter) add(kind string, c Charge) error {
@@ -127,6 +128,9 @@ func (r *recordingMeter) add(kind string, c Charge) error {
 	r.calls = append(r.calls, kind+" "+c.Size)
 	if kind == "start" {
 		return r.refuse
+	}
+	if kind == "extend" {
+		return r.stop
 	}
 	return nil
 }

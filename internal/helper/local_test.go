@@ -144,3 +144,28 @@ func TestInstanceIDIsKept(t *testing.T) {
 		t.Fatalf("ids %q %q %q: want one kept per store, different across stores", a, b, c)
 	}
 }
+
+// The budget's stop signal (a refused extension) destroys a live helper at
+// the next reconcile, and the job's next use says why.
+func TestMeterStopDestroysLiveHelper(t *testing.T) {
+	db, log := openStore(t, t.TempDir())
+	defer db.Close()
+	meter := &recordingMeter{}
+	m := testManager(t, db, log, &Local{Dir: t.TempDir(), PriceHourly: 1}, meter, nil)
+	ctx := context.Background()
+	h, err := m.Acquire(ctx, "job-1", Need{})
+	must(t, err)
+	must(t, m.Reconcile(ctx))
+	must(t, h.Run(ctx, "true", nil, nil))
+	meter.mu.Lock()
+	meter.stop = errors.New("hourly cap $1.00 reached")
+	meter.mu.Unlock()
+	must(t, m.Reconcile(ctx))
+	err = h.Run(ctx, "true", nil, nil)
+	if !errors.Is(err, ErrReleased) || !strings.Contains(err.Error(), "hourly cap $1.00 reached") {
+		t.Fatalf("use after the budget's stop: %v", err)
+	}
+	if recs, _ := Records(db, false); len(recs) != 0 {
+		t.Fatalf("open records %+v", recs)
+	}
+}
