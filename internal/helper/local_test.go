@@ -169,3 +169,41 @@ func TestMeterStopDestroysLiveHelper(t *testing.T) {
 		t.Fatalf("open records %+v", recs)
 	}
 }
+
+// A destroy that fails (the provider is down) leaves the record open, and
+// the next reconcile finishes it: a failed helper is never kept as owned.
+func TestFailedDestroyIsRetriedByReconcile(t *testing.T) {
+	db, log := openStore(t, t.TempDir())
+	defer db.Close()
+	p := &flakyDestroy{Local: &Local{Dir: t.TempDir()}, fails: 1}
+	m := testManager(t, db, log, p, nil, nil)
+	ctx := context.Background()
+	h, err := m.Acquire(ctx, "job-1", Need{})
+	must(t, err)
+	if err := h.Release(ctx); err == nil {
+		t.Fatal("release succeeded although the provider failed")
+	}
+	if recs, _ := Records(db, false); len(recs) != 1 || recs[0].State != StateDestroying {
+		t.Fatalf("records %+v, want one left destroying", recs)
+	}
+	must(t, m.Reconcile(ctx))
+	if recs, _ := Records(db, false); len(recs) != 0 {
+		t.Fatalf("records %+v after reconcile", recs)
+	}
+	if ms, _ := p.ListByTag(ctx, m.InstanceTag()); len(ms) != 0 {
+		t.Fatalf("machines left: %+v", ms)
+	}
+}
+
+type flakyDestroy struct {
+	*Local
+	fails int
+}
+
+func (f *flakyDestroy) Destroy(ctx context.Context, id string) error {
+	if f.fails > 0 {
+		f.fails--
+		return errors.New("provider unavailable")
+	}
+	return f.Local.Destroy(ctx, id)
+}

@@ -324,13 +324,12 @@ func (h *Helper) destroy(ctx context.Context, reason string) error {
 	if conn != nil {
 		conn.Close()
 	}
-	err := h.m.destroyRecord(ctx, h.rec.Name, reason)
-	if err == nil {
-		h.m.mu.Lock()
-		delete(h.m.live, h.rec.Name)
-		h.m.mu.Unlock()
-	}
-	return err
+	// No longer owned even if the destroy fails: the record stays open and
+	// the next reconcile retries it.
+	h.m.mu.Lock()
+	delete(h.m.live, h.rec.Name)
+	h.m.mu.Unlock()
+	return h.m.destroyRecord(ctx, h.rec.Name, reason)
 }
 
 // update changes the helper's record in one transaction with its audit
