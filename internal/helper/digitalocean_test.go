@@ -81,11 +81,15 @@ func TestDigitalOceanLifecycle(t *testing.T) {
 		t.Fatal("the refused second helper created a droplet")
 	}
 
+	h.fake.fail("DELETE", "/v2/droplets/", 429, 1)
 	if err := hp.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(h.fake.alive()); n != 0 {
 		t.Fatalf("%d droplets left after release", n)
+	}
+	if n := h.fake.count("DELETE /v2/droplets/"); n != 2 {
+		t.Fatalf("%d deletes, want the rate-limited one and its retry", n)
 	}
 	if err := hp.Run(ctx, "true", &out, &errOut); !errors.Is(err, ErrReleased) {
 		t.Fatalf("run after release: %v, want ErrReleased", err)
@@ -207,6 +211,7 @@ func TestReconcileDestroysPastTTL(t *testing.T) {
 	ctx := context.Background()
 	hp, err := m.Acquire(ctx, "job-1", Need{MemoryMB: 2048})
 	must(t, err)
+	h.fake.fail("GET", "/v2/droplets", 503, 1) // the list by tag
 	must(t, m.Reconcile(ctx))
 	if len(h.fake.alive()) != 1 || !slices.Contains(meter.list(), "extend s-1vcpu-2gb") {
 		t.Fatalf("a young owned helper was destroyed or not extended: %v", meter.list())
