@@ -21,7 +21,8 @@ type Config struct {
 	Sandbox  SandboxConfig `yaml:"sandbox"`
 	Gate     GateConfig    `yaml:"gate"` // the PIN gate: config/gate.go
 	Budget   BudgetConfig  `yaml:"budget"`
-	Repos    []Repo        `yaml:"repos"` // file only: lists are not settable from the environment
+	Helper   HelperConfig  `yaml:"helper"` // the helper machine: config/helper.go
+	Repos    []Repo        `yaml:"repos"`  // file only: lists are not settable from the environment
 }
 
 // SSHConfig is the SSH listener and its pre-auth and session limits.
@@ -151,6 +152,7 @@ func defaults(lookup func(string) (string, bool)) Config {
 			MaxStartupsPerNetwork: 8, MaxAuthTries: 3, IdleTimeout: Duration(30 * time.Minute),
 			MaxSession: Duration(12 * time.Hour), MaxSessions: 16},
 		Gate:   defaultGate(),
+		Helper: defaultHelper(),
 		HTTP:   HTTPConfig{Addr: "127.0.0.1:8080"},
 		Author: AuthorConfig{Name: "PatchGit", Email: "patchgit@localhost"},
 		Jobs:   JobsConfig{Concurrency: 1, LeaseTTL: Duration(10 * time.Minute)},

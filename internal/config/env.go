@@ -103,6 +103,12 @@ func setFromString(field reflect.Value, raw string) error {
 			return fmt.Errorf("%q is not a whole number", raw)
 		}
 		field.SetInt(n)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(raw, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number like 0.02", raw)
+		}
+		field.SetFloat(f)
 	case reflect.Bool:
 		b, err := strconv.ParseBool(raw)
 		if err != nil {

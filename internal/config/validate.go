@@ -85,6 +85,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateRepos()...)
 	errs = append(errs, c.validateGate()...) // gate.go
 	errs = append(errs, c.validateBudget()...)
+	errs = append(errs, c.validateHelper()...) // helper.go
 	return errors.Join(errs...)
 }
 

@@ -1,0 +1,131 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// HelperConfig is the helper machine that heavy work runs on: at most one at
+// a time. docs/helper.md explains each value.
+type HelperConfig struct {
+	Provider         string   `yaml:"provider"`           // local (default), digitalocean, ssh
+	TTL              Duration `yaml:"ttl"`                // a helper older than this is destroyed
+	ReadyTimeout     Duration `yaml:"ready_timeout"`      // bound on "active and reachable over SSH"
+	LocalPriceHourly float64  `yaml:"local_price_hourly"` // the local provider's metered rate, USD/h
+	// Sizes is the allow-list (file only); default s-1vcpu-2gb, s-2vcpu-2gb,
+	// s-2vcpu-4gb for digitalocean.
+	Sizes        []string           `yaml:"sizes,omitempty"`
+	DigitalOcean HelperDigitalOcean `yaml:"digitalocean"`
+	SSH          HelperSSH          `yaml:"ssh"`
+}
+
+// HelperDigitalOcean is the digitalocean provider. The API token is read
+// from TokenFile, never from this file or the environment.
+type HelperDigitalOcean struct {
+	TokenFile string `yaml:"token_file"` // default <data_dir>/digitalocean.token (mode 0600)
+	Region    string `yaml:"region"`
+	Image     string `yaml:"image"`
+	SSHPort   int    `yaml:"ssh_port"` // the helper's sshd port
+	APIURL    string `yaml:"api_url"`  // empty: the real API (tests point it elsewhere)
+}
+
+// HelperSSH is an existing host used as the helper (nothing is created or
+// destroyed). HostKey is pinned: its public host key line.
+type HelperSSH struct {
+	Host        string  `yaml:"host"`
+	Port        int     `yaml:"port"`
+	User        string  `yaml:"user"`
+	HostKey     string  `yaml:"host_key"` // "ssh-ed25519 AAAA..." (ssh-keyscan -t ed25519 HOST)
+	MemoryMB    int     `yaml:"memory_mb"`
+	VCPUs       int     `yaml:"vcpus"`
+	PriceHourly float64 `yaml:"price_hourly"` // 0: not metered
+}
+
+var helperProviders = []string{"local", "digitalocean", "ssh"}
+
+var doSlug = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+func defaultHelper() HelperConfig {
+	return HelperConfig{
+		Provider: "local", TTL: Duration(2 * time.Hour), ReadyTimeout: Duration(10 * time.Minute),
+		DigitalOcean: HelperDigitalOcean{Region: "fra1", Image: "debian-12-x64", SSHPort: 22},
+		SSH:          HelperSSH{Port: 22, User: "root"},
+	}
+}
+
+func (c *Config) validateHelper() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	h := &c.Helper
+	h.Provider = strings.ToLower(h.Provider)
+	if !slices.Contains(helperProviders, h.Provider) {
+		bad("helper.provider", "%q is not valid (valid: %s)", h.Provider, strings.Join(helperProviders, ", "))
+	}
+	if h.TTL <= 0 {
+		bad("helper.ttl", "must be greater than zero, e.g. 2h")
+	}
+	if h.ReadyTimeout <= 0 {
+		bad("helper.ready_timeout", "must be greater than zero, e.g. 10m")
+	}
+	if h.LocalPriceHourly < 0 {
+		bad("helper.local_price_hourly", "%v is negative", h.LocalPriceHourly)
+	}
+	for i, s := range h.Sizes {
+		if !doSlug.MatchString(s) {
+			bad(fmt.Sprintf("helper.sizes[%d]", i), "%q is not a size slug like s-2vcpu-4gb", s)
+		}
+	}
+	d := &h.DigitalOcean
+	if d.TokenFile != "" {
+		if abs, err := filepath.Abs(expandHome(d.TokenFile)); err == nil {
+			d.TokenFile = abs
+		}
+	}
+	if h.Provider == "digitalocean" {
+		if !doSlug.MatchString(d.Region) {
+			bad("helper.digitalocean.region", "%q is not a region slug like fra1", d.Region)
+		}
+		if !doSlug.MatchString(d.Image) {
+			bad("helper.digitalocean.image", "%q is not an image slug like debian-12-x64", d.Image)
+		}
+	}
+	if d.SSHPort < 1 || d.SSHPort > 65535 {
+		bad("helper.digitalocean.ssh_port", "%d is not a port (1..65535)", d.SSHPort)
+	}
+	if d.APIURL != "" && !strings.HasPrefix(d.APIURL, "https://") && !strings.HasPrefix(d.APIURL, "http://127.0.0.1") {
+		bad("helper.digitalocean.api_url", "%q must be https:// (the token travels with every request)", d.APIURL)
+	}
+	s := &h.SSH
+	if s.Port < 1 || s.Port > 65535 {
+		bad("helper.ssh.port", "%d is not a port (1..65535)", s.Port)
+	}
+	if h.Provider == "ssh" {
+		if strings.TrimSpace(s.Host) == "" {
+			bad("helper.ssh.host", "is empty; name the existing host to run helper work on")
+		}
+		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(s.HostKey)); err != nil {
+			bad("helper.ssh.host_key", "is not a public key line like \"ssh-ed25519 AAAA...\" (get it with ssh-keyscan -t ed25519 HOST and check it out of band): its key is pinned, never learned")
+		}
+	}
+	if s.PriceHourly < 0 {
+		bad("helper.ssh.price_hourly", "%v is negative", s.PriceHourly)
+	}
+	return errs
+}
+
+// DigitalOceanTokenFile is where the API token is read from:
+// helper.digitalocean.token_file, or <data_dir>/digitalocean.token.
+func (c *Config) DigitalOceanTokenFile() string {
+	if c.Helper.DigitalOcean.TokenFile != "" {
+		return c.Helper.DigitalOcean.TokenFile
+	}
+	return filepath.Join(c.DataDir, "digitalocean.token")
+}

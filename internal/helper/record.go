@@ -1,0 +1,116 @@
+package helper
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/patchgit/patchgit/internal/store"
+)
+
+// State is a helper record's lifecycle state (persisted as a string).
+type State string
+
+const (
+	StateIntent     State = "intent"     // written before Create; no machine known yet
+	StateCreated    State = "created"    // the provider accepted it; ID known
+	StateActive     State = "active"     // reachable over SSH with the pinned key
+	StateDestroying State = "destroying" // Destroy sent or about to be
+	StateDestroyed  State = "destroyed"  // deletion confirmed
+)
+
+// Record is a helper's intent record in store.BucketHelpers, written before
+// anything is created so that a crash at any step leaves something for
+// Reconcile to find.
+type Record struct {
+	Name        string    `json:"name"` // unique: patchgit-<instance>-<job>-<random>
+	Job         string    `json:"job"`
+	Provider    string    `json:"provider"`
+	Size        string    `json:"size"`
+	PriceHourly float64   `json:"price_hourly"`
+	Tags        []string  `json:"tags"`
+	HostKey     string    `json:"host_key"` // the pinned public key (authorized_keys form)
+	MachineID   string    `json:"machine_id,omitempty"`
+	Address     string    `json:"address,omitempty"`
+	State       State     `json:"state"`
+	Reason      string    `json:"reason,omitempty"` // why it was destroyed
+	CreatedAt   time.Time `json:"created_at"`       // intent time
+	ExpiresAt   time.Time `json:"expires_at"`       // TTL: reconcile destroys it after this
+	StartedAt   time.Time `json:"started_at,omitzero"`
+	DestroyedAt time.Time `json:"destroyed_at,omitzero"`
+}
+
+// Store keys in BucketHelpers.
+var (
+	keySlot      = []byte("slot") // the name of the helper holding the one slot
+	recordPrefix = "helper/"
+)
+
+func recordKey(name string) []byte { return []byte(recordPrefix + name) }
+
+func getRecord(tx *bolt.Tx, name string) (Record, bool, error) {
+	var r Record
+	ok, err := store.GetJSON(tx, store.BucketHelpers, recordKey(name), &r)
+	return r, ok, err
+}
+
+func putRecord(tx *bolt.Tx, r Record) error {
+	return store.PutJSON(tx, store.BucketHelpers, recordKey(r.Name), r)
+}
+
+// slotHolder is the name in the slot, "" if free.
+func slotHolder(tx *bolt.Tx) string { return string(tx.Bucket(store.BucketHelpers).Get(keySlot)) }
+
+// Records lists every record not yet destroyed (and, with all, the
+// destroyed ones too).
+func Records(db *store.DB, all bool) ([]Record, error) {
+	var out []Record
+	err := db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(store.BucketHelpers).Cursor()
+		prefix := []byte(recordPrefix)
+		for k, v := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == recordPrefix; k, v = c.Next() {
+			var r Record
+			if err := jsonUnmarshal(v, &r); err != nil {
+				return fmt.Errorf("read helper record %s: %w", k, err)
+			}
+			if all || r.State != StateDestroyed {
+				out = append(out, r)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// cost is what a helper that ran from start to end costs under
+// DigitalOcean's per-second billing: at least 60 s and at least $0.01.
+func cost(priceHourly float64, start, end time.Time) float64 {
+	if priceHourly <= 0 || start.IsZero() {
+		return 0
+	}
+	secs := max(end.Sub(start).Seconds(), 60)
+	return max(priceHourly*secs/3600, 0.01)
+}
+
+var keyInstance = []byte("instance")
+
+// InstanceID is this install's id for the patchgit-instance-<id> tag:
+// random at first use, then kept in the store, so a restart (or a restore
+// on a new machine) still finds its own helpers and never another's.
+func InstanceID(db *store.DB) (string, error) {
+	var id string
+	err := db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(store.BucketHelpers)
+		if v := b.Get(keyInstance); v != nil {
+			id = string(v)
+			return nil
+		}
+		id = randomHex(6)
+		return b.Put(keyInstance, []byte(id))
+	})
+	if err != nil {
+		return "", fmt.Errorf("read helper instance id: %w", err)
+	}
+	return id, nil
+}
