@@ -167,7 +167,7 @@ func TestEveryEnvVarSetsItsField(t *testing.T) {
 		"budget.time_zone": "Europe/Berlin", "budget.approval_margin_percent": "15", "budget.meter_slice": "1m0s",
 		"budget.local_helper_hourly": "$6.00", "budget.max_helper_mb": "2048", "budget.cheaper_plan": "false",
 		"sandbox.isolation": "namespaces",
-		"helper.provider": "ssh", "helper.ttl": "30m0s", "helper.ready_timeout": "5m0s", "helper.local_price_hourly": "0.01",
+		"helper.provider":   "ssh", "helper.ttl": "30m0s", "helper.ready_timeout": "5m0s", "helper.local_price_hourly": "0.01",
 		"helper.digitalocean.token_file": "/etc/pg/do.token", "helper.digitalocean.region": "ams3",
 		"helper.digitalocean.image": "debian-13-x64", "helper.digitalocean.ssh_port": "2200",
 		"helper.digitalocean.api_url": "https://api.example.com", "helper.ssh.host": "build.example.com",
