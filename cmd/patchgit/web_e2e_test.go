@@ -120,7 +120,7 @@ func TestE2EWebMirrorInBrowser(t *testing.T) {
 		t.Fatalf("audit chain: %q", chain)
 	}
 	shots(t, b, "audit")
-	within(t, b, 30*time.Second, chromedp.Navigate(base+"/budget"), chromedp.WaitVisible(chromedp.CSS(".note")))
+	within(t, b, 30*time.Second, chromedp.Navigate(base+"/budget"), chromedp.WaitVisible(chromedp.ID("hour")))
 	shots(t, b, "budget")
 
 	// Writing methods are refused on every path, signed in.
