@@ -33,7 +33,9 @@ func (d *daemon) webURL() string {
 func TestE2EWebMirrorInBrowser(t *testing.T) {
 	requireTools(t, "tmux", "ssh", "git", "chromium")
 	data := t.TempDir()
-	d := startDaemon(t, data, "PATCHGIT_PIN="+testPIN)
+	// Helper time is priced, so the run after GO is metered and the budget
+	// page has a real spend to show.
+	d := startDaemon(t, data, "PATCHGIT_PIN="+testPIN, "PATCHGIT_BUDGET_LOCAL_HELPER_HOURLY=$0.50")
 	base := d.webURL()
 	bare := filepath.Join(data, "repos", "demo.git")
 	b := browser(t)
@@ -120,7 +122,10 @@ func TestE2EWebMirrorInBrowser(t *testing.T) {
 		t.Fatalf("audit chain: %q", chain)
 	}
 	shots(t, b, "audit")
-	within(t, b, 30*time.Second, chromedp.Navigate(base+"/budget"), chromedp.WaitVisible(chromedp.CSS(".note")))
+	within(t, b, 30*time.Second, chromedp.Navigate(base+"/budget"), chromedp.WaitVisible(chromedp.ID("hour")))
+	if recent := eval[string](t, b, `document.getElementById("recent").textContent`); !strings.Contains(recent, "helper") {
+		t.Fatalf("the budget page shows no metered helper spend: %q", recent)
+	}
 	shots(t, b, "budget")
 
 	// Writing methods are refused on every path, signed in.

@@ -20,6 +20,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/patchgit/patchgit/internal/audit"
+	"github.com/patchgit/patchgit/internal/budget"
 	"github.com/patchgit/patchgit/internal/core"
 	"github.com/patchgit/patchgit/internal/demo"
 	"github.com/patchgit/patchgit/internal/forge"
@@ -47,10 +48,12 @@ type env struct {
 	srv      *web.Server
 	base     string
 	logs     *syncBuffer
+	ledger   *budget.Ledger // nil unless envOptions.caps is set
 }
 
 type envOptions struct {
 	publicURL string
+	caps      *budget.Caps // when set, core keeps a real budget ledger with these caps
 }
 
 func newEnv(t *testing.T, opt envOptions) *env {
@@ -79,6 +82,9 @@ func newEnv(t *testing.T, opt envOptions) *env {
 		t.Fatal(err)
 	}
 	e.sessions = websession.New(db, websession.Options{})
+	if opt.caps != nil {
+		e.ledger = budget.NewLedger(db, *opt.caps, nil, nil)
+	}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.core, err = core.New(core.Options{
 		DB: db, Audit: audit.New(db, filepath.Join(e.dir, "audit.head")), Git: g, Sandbox: sb,
@@ -93,6 +99,7 @@ func newEnv(t *testing.T, opt envOptions) *env {
 		CheckTimeout: time.Minute,
 		Logger:       log,
 		WebLinks:     e.sessions,
+		Budget:       e.ledger,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -150,13 +150,12 @@ func (s *Server) jobsPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "jobs", page{Title: "Jobs", Nav: "jobs", Data: v})
 }
 
-// budgetView is honest about what exists: spending is not metered yet
-// (the ledger arrives with the budget work), so the page shows the
-// projected cost of open proposals and says so.
+// budgetView is the budget ledger's status (both windows, recent spends,
+// open reservations; amounts in micro-dollars) and, beside it, the
+// projected cost of the proposals not finished yet.
 type budgetView struct {
-	Metered   bool         `json:"metered"`
-	Note      string       `json:"note"`
-	Open      []budgetLine `json:"open_proposals"`
+	core.BudgetStatus
+	Proposals []budgetLine `json:"open_proposals"`
 	Projected int64        `json:"projected_micros"`
 	Unpriced  int          `json:"unpriced_proposals"`
 }
@@ -168,15 +167,17 @@ type budgetLine struct {
 	CostMicros *int64 `json:"cost_micros"`
 }
 
-const budgetNote = "Spending is not metered yet: no budget ledger is configured, and the offline assistant costs nothing. " +
-	"Hourly and daily windows (spent, reserved, remaining) and recent spends appear here once one is."
-
 func (s *Server) budgetView(r *http.Request) (budgetView, error) {
+	st, err := s.opt.Service.Budget(r.Context())
+	if err != nil {
+		return budgetView{}, err
+	}
 	ps, err := s.opt.Service.Proposals(r.Context(), "", "")
 	if err != nil {
 		return budgetView{}, err
 	}
-	v := budgetView{Note: budgetNote, Open: []budgetLine{}}
+	st.Recent, st.Open = nonNil(st.Recent), nonNil(st.Open)
+	v := budgetView{BudgetStatus: st, Proposals: []budgetLine{}}
 	for _, p := range ps {
 		if slices.Contains([]core.ProposalState{core.StatePublished, core.StateFailed, core.StateCancelled}, p.State) {
 			continue
@@ -188,7 +189,7 @@ func (s *Server) budgetView(r *http.Request) (budgetView, error) {
 		} else {
 			v.Unpriced++
 		}
-		v.Open = append(v.Open, line)
+		v.Proposals = append(v.Proposals, line)
 	}
 	return v, nil
 }

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/patchgit/patchgit/internal/budget"
 )
 
 //go:embed templates/*.html static/*
@@ -125,12 +127,13 @@ func ago(t time.Time) string {
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
-// money shows micro-dollars as dollars; nil means not computed.
+// money shows micro-dollars as dollars the way the CLI and the terminal
+// app do (budget.Micros: $1.50, $0.001234); nil means not computed.
 func money(micros *int64) string {
 	if micros == nil {
 		return "not metered"
 	}
-	return fmt.Sprintf("$%.4f", float64(*micros)/1e6)
+	return budget.Micros(*micros).String()
 }
 
 func shortID(id string) string {
