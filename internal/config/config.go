@@ -19,10 +19,11 @@ type Config struct {
 	Author   AuthorConfig  `yaml:"author"`
 	Jobs     JobsConfig    `yaml:"jobs"`
 	Sandbox  SandboxConfig `yaml:"sandbox"`
-	Gate     GateConfig    `yaml:"gate"` // the PIN gate: config/gate.go
+	Gate     GateConfig    `yaml:"gate"`  // the PIN gate: config/gate.go
+	Repos    []Repo        `yaml:"repos"` // file only: lists are not settable from the environment
+
 	// Assistant is the model chain: config/assistant.go.
 	Assistant AssistantConfig `yaml:"assistant"`
-	Repos     []Repo          `yaml:"repos"` // file only: lists are not settable from the environment
 }
 
 // SSHConfig is the SSH listener and its pre-auth and session limits.
@@ -97,12 +98,10 @@ func defaults(lookup func(string) (string, bool)) Config {
 		SSH: SSHConfig{Addr: "127.0.0.1:2222", LoginGrace: Duration(30 * time.Second), MaxStartups: 64,
 			MaxStartupsPerNetwork: 8, MaxAuthTries: 3, IdleTimeout: Duration(30 * time.Minute),
 			MaxSession: Duration(12 * time.Hour), MaxSessions: 16},
-		Gate: defaultGate(),
-		// The offline assistant unless providers are configured.
-		Assistant: defaultAssistant(),
-		HTTP:      HTTPConfig{Addr: "127.0.0.1:8080"},
-		Author:    AuthorConfig{Name: "PatchGit", Email: "patchgit@localhost"},
-		Jobs:      JobsConfig{Concurrency: 1, LeaseTTL: Duration(10 * time.Minute)},
+		Gate:   defaultGate(),
+		HTTP:   HTTPConfig{Addr: "127.0.0.1:8080"},
+		Author: AuthorConfig{Name: "PatchGit", Email: "patchgit@localhost"},
+		Jobs:   JobsConfig{Concurrency: 1, LeaseTTL: Duration(10 * time.Minute)},
 		Sandbox: SandboxConfig{
 			CheckTimeout:  Duration(5 * time.Minute),
 			MaxPatchBytes: 1 << 20,
@@ -110,6 +109,9 @@ func defaults(lookup func(string) (string, bool)) Config {
 			MaxLines:      20000,
 			MaxPasteBytes: 1 << 20,
 		},
+
+		// The offline assistant unless providers are configured.
+		Assistant: defaultAssistant(),
 	}
 }
 
