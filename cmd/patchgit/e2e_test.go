@@ -59,7 +59,7 @@ func TestE2EPasteReviewGoPublishes(t *testing.T) {
 	x.keys("Enter")
 	x.waitFor(`proposed\s+revision 1`, 3*time.Minute)
 	screen := x.screen()
-	for _, want := range []string{"greet.go, greet_test.go", "not computed yet", "not metered yet", "ctrl+g GO"} {
+	for _, want := range []string{"greet.go, greet_test.go", "not computed yet", "GO runs", "ctrl+g GO"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("proposal screen lacks %q:\n%s", want, screen)
 		}
@@ -92,13 +92,16 @@ func TestE2EPasteReviewGoPublishes(t *testing.T) {
 		t.Fatalf("patchgit prs: %v\n%s", err, out)
 	}
 
-	// Bad input in the chat: a path escaping the repository.
+	// Bad input in the chat: a path escaping the repository. It is the next
+	// revision of the published proposal (docs/forges.md), refused in
+	// Draft; the published branch and PR stay as they were.
+	published := gitOut(t, bare, "rev-parse", got[0])
 	escape := "diff --git a/../evil b/../evil\nnew file mode 100644\n--- /dev/null\n+++ b/../evil\n@@ -0,0 +1 @@\n+owned\n"
 	x.paste(escape)
 	x.keys("Enter")
 	x.waitFor(`refused`, 3*time.Minute)
-	x.waitFor(`draft\s+revision 1`, 30*time.Second)
-	if got := patchgitBranches(t, bare); len(got) != 1 {
+	x.waitFor(`draft\s+revision 2`, 30*time.Second)
+	if got := patchgitBranches(t, bare); len(got) != 1 || gitOut(t, bare, "rev-parse", got[0]) != published {
 		t.Fatalf("bad input pushed: %v", got)
 	}
 	if _, err := os.Stat(filepath.Join(data, "evil")); !os.IsNotExist(err) {

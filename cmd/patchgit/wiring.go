@@ -129,6 +129,7 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon 
 			MirrorDir: dataPath(cfg, filepath.Join("mirrors", r.Name+".git")),
 		})
 	}
+	github, gitea := remoteForges(repos, specs)
 	p.sandbox, err = sandbox.New(dataPath(cfg, "sandbox"), p.git)
 	if err != nil {
 		return nil, err
@@ -139,9 +140,14 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon 
 		}
 	}
 	p.web = websession.New(db, websession.Options{})
+	ledger, prices, policy, err := budgetParts(cfg, db, p.audit)
+	if err != nil {
+		return nil, err
+	}
 	p.core, err = core.New(core.Options{
+		Budget: ledger, Prices: prices, Policy: policy, MeterSlice: cfg.Budget.MeterSlice.Std(), CheaperPlan: cfg.Budget.CheaperPlan,
 		DB: db, Audit: p.audit, Git: p.git, Sandbox: p.sandbox,
-		Forges:        map[string]forge.Forge{"local": forge.NewLocal(db, p.git, local)},
+		Forges:        map[string]forge.Forge{"local": forge.NewLocal(db, p.git, local), "github": github, "gitea": gitea},
 		Repos:         specs,
 		Author:        core.Author{Name: cfg.Author.Name, Email: cfg.Author.Email},
 		Limits:        sandbox.Limits{MaxPatchBytes: cfg.Sandbox.MaxPatchBytes, MaxFiles: cfg.Sandbox.MaxFiles, MaxLines: cfg.Sandbox.MaxLines},

@@ -10,14 +10,14 @@ import (
 )
 
 // AssistantConfig is the model chain: providers, the three tiers, which
-// tier and model each stage uses, prices, and what never leaves the
-// machine. With no providers the offline assistant is used.
+// tier and model each stage uses, and what never leaves the machine.
+// Model prices are budget.models: every model a tier or stage names needs
+// one there. With no providers the offline assistant is used.
 type AssistantConfig struct {
 	Providers []ProviderConfig `yaml:"providers,omitempty"` // file only
 	Tiers     TiersConfig      `yaml:"tiers"`
 	Plan      StageConfig      `yaml:"plan"`
 	Patch     StageConfig      `yaml:"patch"`
-	Prices    []PriceConfig    `yaml:"prices,omitempty"` // file only
 	// Deny adds file patterns never sent to a model to the built-in list
 	// (file only; docs/assistant.md lists the built-in ones).
 	Deny []string `yaml:"deny,omitempty"`
@@ -55,16 +55,6 @@ type StageConfig struct {
 	Tier            string `yaml:"tier"`              // base | helper | external
 	Model           string `yaml:"model"`             // empty: the tier's model
 	MaxOutputTokens int64  `yaml:"max_output_tokens"` // cap on the answer
-}
-
-// PriceConfig is a model's price in micro-dollars (1e-6 USD) per million
-// tokens: 3000000 is $3 per million.
-type PriceConfig struct {
-	Provider string `yaml:"provider,omitempty"` // empty: any provider serving Model
-	Model    string `yaml:"model"`
-	Input    int64  `yaml:"input"`
-	Output   int64  `yaml:"output"`
-	Cached   int64  `yaml:"cached"`
 }
 
 // Tier names.
@@ -107,22 +97,6 @@ func (a AssistantConfig) Provider(name string) (ProviderConfig, bool) {
 		}
 	}
 	return ProviderConfig{}, false
-}
-
-// Price finds the price of model on provider: an entry naming the
-// provider wins over one that names only the model.
-func (a AssistantConfig) Price(provider, model string) (PriceConfig, bool) {
-	var any PriceConfig
-	found := false
-	for _, p := range a.Prices {
-		switch {
-		case p.Model == model && p.Provider == provider:
-			return p, true
-		case p.Model == model && p.Provider == "" && !found:
-			any, found = p, true
-		}
-	}
-	return any, found
 }
 
 var providerKinds = []string{"openai", "anthropic"}
@@ -214,20 +188,8 @@ func (c *Config) validateAssistant() []error {
 		if model == "" {
 			model = tier.Model
 		}
-		if _, priced := a.Price(tier.Provider, model); !priced && model != "" {
-			bad(s.name+".tier", "model %q on provider %q has no price; add it to assistant.prices (input, output and cached micro-dollars per million tokens; 0 for a local model)", model, tier.Provider)
-		}
-	}
-	for i, p := range a.Prices {
-		key := fmt.Sprintf("prices[%d]", i)
-		if p.Model == "" {
-			bad(key+".model", "is empty; name the model this price is for")
-		}
-		if p.Provider != "" && !a.hasProvider(p.Provider) {
-			bad(key+".provider", "%q is not in assistant.providers (configured: %s)", p.Provider, a.providerNames())
-		}
-		if p.Input < 0 || p.Output < 0 || p.Cached < 0 {
-			bad(key, "prices may not be negative")
+		if !c.hasModelPrice(model) && model != "" {
+			bad(s.name+".tier", "model %q has no price; add it to budget.models (input, output and cached per million tokens; $0 for a local model)", model)
 		}
 	}
 	for i, d := range a.Deny {
@@ -239,6 +201,15 @@ func (c *Config) validateAssistant() []error {
 		bad("context_tokens", "must be greater than zero")
 	}
 	return errs
+}
+
+func (c *Config) hasModelPrice(model string) bool {
+	for _, m := range c.Budget.Models {
+		if m.Model == model {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *AssistantConfig) hasProvider(name string) bool {

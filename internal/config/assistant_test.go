@@ -21,10 +21,11 @@ const assistantYAML = `assistant:
     external: {provider: claude, model: claude-sonnet-4-5}
   plan: {tier: base}
   patch: {tier: external, max_output_tokens: 8000}
-  prices:
-    - {model: qwen2.5-coder:7b, input: 0, output: 0, cached: 0}
-    - {provider: claude, model: claude-sonnet-4-5, input: 3000000, output: 15000000, cached: 300000}
   deny: ["config/prod.yaml"]
+budget:
+  models:
+    - {model: qwen2.5-coder:7b, input: $0, output: $0, cached: $0}
+    - {model: claude-sonnet-4-5, input: $3.00, output: $15.00, cached: $0.30}
 `
 
 func TestAssistantFromFile(t *testing.T) {
@@ -38,12 +39,6 @@ func TestAssistantFromFile(t *testing.T) {
 	}
 	if a.Plan.MaxOutputTokens != 1024 || a.Patch.MaxOutputTokens != 8000 || a.Patch.Tier != "external" || a.ContextTokens != 24000 {
 		t.Errorf("stages %+v %+v", a.Plan, a.Patch)
-	}
-	if p, ok := a.Price("claude", "claude-sonnet-4-5"); !ok || p.Output != 15000000 {
-		t.Errorf("price %+v %v", p, ok)
-	}
-	if p, ok := a.Price("other", "qwen2.5-coder:7b"); !ok || p.Input != 0 {
-		t.Errorf("model-only price %+v %v", p, ok)
 	}
 }
 
@@ -71,7 +66,7 @@ func TestAssistantValidation(t *testing.T) {
 		"missing price": {func(s string) string {
 			return strings.Replace(s, "model: claude-sonnet-4-5, input", "model: claude-opus, input", 1)
 		},
-			`assistant.patch.tier: model "claude-sonnet-4-5" on provider "claude" has no price`},
+			`assistant.patch.tier: model "claude-sonnet-4-5" has no price; add it to budget.models`},
 		"anthropic without key": {func(s string) string { return strings.Replace(s, "      api_key_env: ANTHROPIC_API_KEY\n", "", 1) },
 			`assistant.providers[1].api_key_env: is empty; Anthropic needs a key`},
 		"stage on an empty tier": {func(s string) string { return strings.Replace(s, "plan: {tier: base}", "plan: {tier: helper}", 1) },

@@ -19,7 +19,8 @@ type Config struct {
 	Author   AuthorConfig  `yaml:"author"`
 	Jobs     JobsConfig    `yaml:"jobs"`
 	Sandbox  SandboxConfig `yaml:"sandbox"`
-	Gate     GateConfig    `yaml:"gate"`  // the PIN gate: config/gate.go
+	Gate     GateConfig    `yaml:"gate"` // the PIN gate: config/gate.go
+	Budget   BudgetConfig  `yaml:"budget"`
 	Repos    []Repo        `yaml:"repos"` // file only: lists are not settable from the environment
 
 	// Assistant is the model chain: config/assistant.go.
@@ -75,17 +76,68 @@ type SandboxConfig struct {
 	MaxPasteBytes int64    `yaml:"max_paste_bytes"` // size of one chat message
 }
 
+// BudgetConfig is the hard caps, the prices and the approval policy
+// (docs/budget.md).
+type BudgetConfig struct {
+	HourlyCap     Money    `yaml:"hourly_cap"`              // the rolling 60 minutes
+	DailyCap      Money    `yaml:"daily_cap"`               // the rolling 24 hours, or the calendar day
+	DayWindow     string   `yaml:"day_window"`              // rolling|calendar
+	TimeZone      string   `yaml:"time_zone"`               // IANA name for the calendar day, e.g. Europe/Berlin
+	MarginPercent int      `yaml:"approval_margin_percent"` // approved = projection + this
+	MeterSlice    Duration `yaml:"meter_slice"`             // helper time is reserved this much at a time
+	// LocalHelperHourly prices the local helper (the sandbox on this
+	// machine); 0 is free and unmetered.
+	LocalHelperHourly Money `yaml:"local_helper_hourly"`
+	MaxHelperMB       int   `yaml:"max_helper_mb"` // larger helpers need approval
+	// CheaperPlan offers, beside GO's full re-verify on the helper, the plan
+	// that publishes the diff verified in the draft without a helper.
+	CheaperPlan bool          `yaml:"cheaper_plan"`
+	Helpers     []HelperPrice `yaml:"helpers,omitempty"` // file only; empty: DigitalOcean's basic sizes
+	Models      []ModelPrice  `yaml:"models,omitempty"`  // file only: external API prices per million tokens
+}
+
+// HelperPrice is one helper size's price.
+type HelperPrice struct {
+	Size     string `yaml:"size"`
+	Hourly   Money  `yaml:"hourly"`
+	MemoryMB int    `yaml:"memory_mb"`
+}
+
+// ModelPrice is one model's price per million tokens.
+type ModelPrice struct {
+	Model  string `yaml:"model"`
+	Input  Money  `yaml:"input"`
+	Output Money  `yaml:"output"`
+	Cached Money  `yaml:"cached"`
+}
+
 // Repo is one repository PatchGit may change.
 type Repo struct {
 	Name       string   `yaml:"name"`        // ^[a-z0-9][a-z0-9._-]{0,62}$, unique
 	URL        string   `yaml:"url"`         // remote URL, or the local path of a git repository
 	BaseBranch string   `yaml:"base_branch"` // default main
 	Checks     []string `yaml:"checks"`      // shell commands run in the sandbox
-	Forge      string   `yaml:"forge"`       // default local; valid: local
+	Forge      string   `yaml:"forge"`       // default local; valid: local, github, gitea
+
+	// For forge github or gitea (docs/forges.md):
+	ForgeRepo    string   `yaml:"forge_repo"`       // owner/name on the forge; default: the url's path
+	APIURL       string   `yaml:"api_url"`          // github: default https://api.github.com/; gitea: default the url's scheme://host
+	TokenEnv     string   `yaml:"token_env"`        // environment variable holding the token (this or token_file)
+	TokenFile    string   `yaml:"token_file"`       // file holding the token on its first line
+	Username     string   `yaml:"username"`         // username git sends with the token over https; default x-access-token
+	ForgeVersion string   `yaml:"forge_version"`    // gitea only: the server's version when it reports "development"
+	Draft        bool     `yaml:"draft"`            // open pull requests as drafts
+	Labels       []string `yaml:"labels,omitempty"` // labels added to a new pull request
+	// AutoMerge is the only way GO ever merges: an opt-in, off by default.
+	AutoMerge bool `yaml:"auto_merge"`
 }
 
 // Forges PatchGit can open pull requests on.
-var validForges = []string{"local"}
+var validForges = []string{"local", "github", "gitea"}
+
+// DefaultGitUsername is what git sends beside a forge token over https;
+// GitHub and Gitea look only at the token.
+const DefaultGitUsername = "x-access-token"
 
 // Default is the configuration with nothing set, using this process's
 // environment for the data directory's location.
@@ -108,6 +160,16 @@ func defaults(lookup func(string) (string, bool)) Config {
 			MaxFiles:      200,
 			MaxLines:      20000,
 			MaxPasteBytes: 1 << 20,
+		},
+		Budget: BudgetConfig{
+			HourlyCap:     Money(1_000_000),
+			DailyCap:      Money(5_000_000),
+			DayWindow:     "rolling",
+			TimeZone:      "UTC",
+			MarginPercent: 10,
+			MeterSlice:    Duration(10 * time.Minute),
+			MaxHelperMB:   4096,
+			CheaperPlan:   true,
 		},
 
 		// The offline assistant unless providers are configured.

@@ -117,7 +117,7 @@ func TestMissingFile(t *testing.T) {
 
 func TestFileErrorsNameTheKey(t *testing.T) {
 	cases := map[string]struct{ body, want string }{
-		"unknown top-level key": {"colour: red\n", `colour (line 1): unknown key (valid keys here: assistant, author,`},
+		"unknown top-level key": {"colour: red\n", `colour (line 1): unknown key (valid keys here: assistant, author, budget, data_dir,`},
 		"unknown nested key":    {"ssh:\n  adr: :22\n", `ssh.adr (line 2): unknown key (valid keys here: addr, idle_timeout,`},
 		"unknown key in a list": {"repos:\n  - name: a\n    url: /r\n    forg: local\n", `repos[0].forg (line 4): unknown key`},
 		"not a number":          {"jobs:\n  concurrency: many\n", `jobs.concurrency (line 2): "many" is not a whole number`},
@@ -163,6 +163,9 @@ func TestEveryEnvVarSetsItsField(t *testing.T) {
 		"ssh.max_session": "2h0m0s", "ssh.max_sessions": "5",
 		"gate.first_delay": "100ms", "gate.max_delay": "4s", "gate.max_failures": "5", "gate.lock_for": "1h0m0s",
 		"gate.key_max_failures": "2", "gate.penalty_first": "1s", "gate.penalty_max": "5m0s",
+		"budget.hourly_cap": "$0.25", "budget.daily_cap": "$3.10", "budget.day_window": "calendar",
+		"budget.time_zone": "Europe/Berlin", "budget.approval_margin_percent": "15", "budget.meter_slice": "1m0s",
+		"budget.local_helper_hourly": "$6.00", "budget.max_helper_mb": "2048", "budget.cheaper_plan": "false",
 		"assistant.tiers.base.provider": "p1", "assistant.tiers.base.model": "m1", "assistant.tiers.helper.provider": "p2",
 		"assistant.tiers.helper.model": "m2", "assistant.tiers.external.provider": "p3", "assistant.tiers.external.model": "m3",
 		"assistant.plan.tier": "helper", "assistant.plan.model": "m4", "assistant.plan.max_output_tokens": "512",

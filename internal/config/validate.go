@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 var repoName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
@@ -75,7 +76,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateRepos()...)
-	errs = append(errs, c.validateGate()...)      // gate.go
+	errs = append(errs, c.validateGate()...) // gate.go
+	errs = append(errs, c.validateBudget()...)
 	errs = append(errs, c.validateAssistant()...) // assistant.go
 	return errors.Join(errs...)
 }
@@ -114,6 +116,14 @@ func (c *Config) validateRepos() []error {
 		}
 		if !slices.Contains(validForges, r.Forge) {
 			bad(i, "forge", "%q is not valid (valid: %s)", r.Forge, strings.Join(validForges, ", "))
+		} else if r.Forge != "local" {
+			for _, fe := range r.validateForge() {
+				bad(i, fe.Key, "%s", fe.Msg)
+			}
+		} else if r.AutoMerge || r.Draft || len(r.Labels) > 0 {
+			// The local forge has no drafts, labels or merge queue: say so
+			// rather than ignore the setting.
+			bad(i, "forge", "local does not support draft, labels or auto_merge; remove them or use github or gitea")
 		}
 		for j, check := range r.Checks {
 			if strings.TrimSpace(check) == "" {
@@ -187,4 +197,43 @@ func expandHome(p string) string {
 		}
 	}
 	return p
+}
+
+// validateBudget checks the budget section; caps of $0 are valid (nothing
+// may be spent).
+func (c *Config) validateBudget() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &FieldError{Key: "budget." + key, Msg: fmt.Sprintf(format, args...)})
+	}
+	b := &c.Budget
+	if b.DailyCap < b.HourlyCap {
+		bad("daily_cap", "%s is below hourly_cap %s; the day must allow at least one hour's spend", b.DailyCap.Micros(), b.HourlyCap.Micros())
+	}
+	if b.DayWindow != "rolling" && b.DayWindow != "calendar" {
+		bad("day_window", "%q is not valid (valid: rolling, calendar)", b.DayWindow)
+	}
+	if _, err := time.LoadLocation(b.TimeZone); err != nil {
+		bad("time_zone", "%q is not a time zone name like UTC or Europe/Berlin", b.TimeZone)
+	}
+	if b.MarginPercent < 0 || b.MarginPercent > 100 {
+		bad("approval_margin_percent", "%d is outside 0..100", b.MarginPercent)
+	}
+	if b.MeterSlice.Std() < 10*time.Second {
+		bad("meter_slice", "%s is too short; use at least 10s (10m is the default)", b.MeterSlice)
+	}
+	if b.MaxHelperMB < 0 {
+		bad("max_helper_mb", "must not be negative")
+	}
+	for i, h := range b.Helpers {
+		if strings.TrimSpace(h.Size) == "" {
+			bad(fmt.Sprintf("helpers[%d].size", i), "is empty; give the provider's size slug, e.g. s-2vcpu-4gb")
+		}
+	}
+	for i, m := range b.Models {
+		if strings.TrimSpace(m.Model) == "" {
+			bad(fmt.Sprintf("models[%d].model", i), "is empty; give the model name the provider uses")
+		}
+	}
+	return errs
 }

@@ -22,7 +22,7 @@ func TestValidateMessages(t *testing.T) {
 		edit func(c *Config)
 		want string
 	}{
-		"forge":          {func(c *Config) { c.Repos[1].Forge = "gitlab" }, `repos[1].forge: "gitlab" is not valid (valid: local)`},
+		"forge":          {func(c *Config) { c.Repos[1].Forge = "gitlab" }, `repos[1].forge: "gitlab" is not valid (valid: local, github, gitea)`},
 		"ssh addr":       {func(c *Config) { c.SSH.Addr = "2222" }, `ssh.addr: "2222" is not host:port (for example 127.0.0.1:2222, or :2222 for all interfaces)`},
 		"port range":     {func(c *Config) { c.HTTP.Addr = "localhost:70000" }, `http.addr: "localhost:70000" has port "70000"; use a number from 0 to 65535`},
 		"same port":      {func(c *Config) { c.HTTP.Addr = c.SSH.Addr }, `http.addr: "127.0.0.1:2222" is also ssh.addr`},
@@ -67,7 +67,7 @@ func TestValidateMessages(t *testing.T) {
 func TestValidateReportsEveryProblem(t *testing.T) {
 	cfg := validConfig()
 	cfg.Jobs.Concurrency = 0
-	cfg.Repos[0].Forge = "github"
+	cfg.Repos[0].Forge = "gitlab"
 	cfg.SSH.Addr = "nope"
 	err := cfg.Validate()
 	for _, key := range []string{"jobs.concurrency:", "repos[0].forge:", "ssh.addr:"} {

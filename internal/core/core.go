@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/patchgit/patchgit/internal/audit"
+	"github.com/patchgit/patchgit/internal/budget"
 	"github.com/patchgit/patchgit/internal/forge"
 	"github.com/patchgit/patchgit/internal/gitops"
 	"github.com/patchgit/patchgit/internal/sandbox"
@@ -21,6 +22,15 @@ type RepoSpec struct {
 	Repo
 	URL       string // remote URL or local path; never carries credentials
 	MirrorDir string // the persistent mirror for this repository
+	// Auth returns the https credentials for URL, read on each use (a
+	// rotated token needs no restart); nil means none. They reach git only
+	// through GIT_ASKPASS, never a URL, an argument or the sandbox.
+	Auth func() (*gitops.Credentials, error)
+	// Pull request options (config: draft, labels, auto_merge).
+	Draft  bool
+	Labels []string
+	// AutoMerge is the documented opt-in, and the only way GO merges.
+	AutoMerge bool
 }
 
 // Author signs PatchGit's commits.
@@ -37,6 +47,9 @@ type Options struct {
 	Repos   []RepoSpec
 	Author  Author
 	Limits  sandbox.Limits
+	// ProposalURL links a proposal on the web mirror in PR bodies; nil
+	// when no public URL is configured.
+	ProposalURL func(id string) string
 	// CheckTimeout bounds each check command in the sandbox.
 	CheckTimeout time.Duration
 	// MaxInputBytes caps a chat message or a proposed patch.
@@ -47,6 +60,15 @@ type Options struct {
 	LeaseTTL time.Duration
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Budget, when set, prices and meters spend; nil: nothing is priced.
+	Budget *budget.Ledger
+	// Prices and Policy price execution plans and decide what needs
+	// approval; MeterSlice is how much helper time is reserved at a time.
+	Prices     budget.Prices
+	Policy     budget.Policy
+	MeterSlice time.Duration
+	// CheaperPlan offers the no-helper plan beside the full re-verify.
+	CheaperPlan bool
 	// Fault, when set, is called after each journaled step completes
 	// ("commit", "push", "pr"). Crash tests kill the process there, or
 	// return ErrAbandonJob to leave the job Running as a dead process
@@ -96,6 +118,12 @@ func New(opt Options) (*Core, error) {
 	if opt.CheckTimeout <= 0 {
 		opt.CheckTimeout = 5 * time.Minute
 	}
+	if opt.MeterSlice <= 0 {
+		opt.MeterSlice = 10 * time.Minute
+	}
+	if opt.Policy == (budget.Policy{}) {
+		opt.Policy = budget.DefaultPolicy()
+	}
 	if opt.MaxInputBytes <= 0 {
 		opt.MaxInputBytes = 1 << 20
 	}
@@ -121,6 +149,9 @@ func New(opt Options) (*Core, error) {
 // Start recovers jobs left by a dead process and starts the workers.
 func (c *Core) Start(ctx context.Context) error {
 	if err := c.recover(); err != nil {
+		return fmt.Errorf("start core: %w", err)
+	}
+	if err := c.reconcileBudget(); err != nil {
 		return fmt.Errorf("start core: %w", err)
 	}
 	var loop, jobs context.Context

@@ -33,8 +33,12 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 		return &Failure{User: "the change could not be read: " + err.Error(), Err: err}
 	}
 	c.progress(j, "updating the repository mirror")
-	if err := c.opt.Git.SyncMirror(ctx, repo.URL, repo.MirrorDir); err != nil {
-		return &Failure{User: "could not fetch " + repo.Name + "; check its url in the config and that it is reachable", Err: err}
+	cred, err := repo.credentials()
+	if err != nil {
+		return &Failure{User: err.Error(), Err: err}
+	}
+	if err := c.opt.Git.SyncMirrorAuth(ctx, repo.URL, repo.MirrorDir, cred); err != nil {
+		return &Failure{User: "could not fetch " + repo.Name + "; check its url and token in the config and that it is reachable", Err: err}
 	}
 	base, err := c.opt.Git.ResolveRef(ctx, repo.MirrorDir, "refs/heads/"+repo.BaseBranch)
 	if err != nil {
@@ -53,7 +57,14 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 	default:
 		return &Failure{User: "the message holds no unified diff or search/replace blocks"}
 	}
-	res, err := c.opt.Sandbox.Verify(ctx, req)
+	var res sandbox.Result
+	err = c.onHelper(ctx, j, "sandbox verify (draft)", false, func(ctx context.Context) (err error) {
+		res, err = c.opt.Sandbox.Verify(ctx, req)
+		return err
+	})
+	if isRefusal(err) {
+		return c.awaitApproval(j, err)
+	}
 	if err != nil {
 		return &Failure{User: "the sandbox could not run; see the daemon log", Err: err}
 	}
@@ -77,9 +88,12 @@ func (c *Core) recordDraft(j *Job, repo RepoSpec, change assist.Change, base str
 		rev.Targets = res.Files
 		rev.Checks = checkResults(res.Checks)
 		rev.Verified = res.Failure == ""
-		rev.Plan = offlinePlan(repo, change, base, p.Branch, res)
+		rev.Plan = append(offlinePlan(repo, change, base, p.Branch, res), updatePlan(p)...)
 		emit(Event{Kind: EventProposal, ID: p.ID, Repo: p.Repo, ConversationID: p.ConversationID})
 		if rev.Verified {
+			if err := c.priceExecution(tx, rev); err != nil {
+				return err
+			}
 			if err := c.transition(tx, p, StateProposed, "patchgit", ""); err != nil {
 				return err
 			}

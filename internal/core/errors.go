@@ -13,6 +13,12 @@ var (
 	ErrEmptyInput      = errors.New("empty input")
 	ErrServiceShutdown = errors.New("patchgit is shutting down")
 	ErrNoWebMirror     = errors.New("the web mirror is not configured on this server")
+	// ErrNeedsApproval: the plan needs the person's approval of extra
+	// spend and there is no cheaper plan; the proposal went back to Draft.
+	ErrNeedsApproval = errors.New("extra spend needs approval")
+	// ErrBudgetChanged: the budget moved since the proposal was priced;
+	// the new price is on the proposal, review it and GO again.
+	ErrBudgetChanged = errors.New("the budget changed since you looked")
 	// ErrAbandonJob, returned by Options.Fault, leaves the job Running as
 	// if the process had died there (crash tests only).
 	ErrAbandonJob = errors.New("job abandoned")

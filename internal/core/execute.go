@@ -8,9 +8,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/patchgit/patchgit/internal/forge"
 	"github.com/patchgit/patchgit/internal/gitops"
-	"github.com/patchgit/patchgit/internal/sandbox"
 )
 
 // Journaled steps of an execute job, in order.
@@ -82,74 +80,76 @@ func (c *Core) runExecute(ctx context.Context, j *Job) error {
 		return &Failure{User: fmt.Sprintf("forge %q of %s is not available", repo.Forge, repo.Name)}
 	}
 
-	commit, err := c.stepCommit(ctx, j, p, rev, repo)
+	cred, err := repo.credentials()
+	if err != nil {
+		return &Failure{User: err.Error(), Err: err}
+	}
+	commit, err := c.stepCommit(ctx, j, p, rev, repo, cred)
 	if err != nil {
 		return err
 	}
-	if _, done := j.doneStep(stepPush); !done {
-		c.progress(j, "pushing branch "+p.Branch)
-		if err := c.journal(j, stepPush, "started", map[string]string{"commit": commit, "branch": p.Branch}); err != nil {
-			return err
-		}
-		if err := c.opt.Git.Push(ctx, repo.MirrorDir, repo.URL, commit, p.Branch, gitops.PushOpts{}); err != nil {
-			return &Failure{User: "push of " + p.Branch + " failed; check the remote and its credentials, then GO again on a new revision", Err: err}
-		}
-		if err := c.journal(j, stepPush, "done", map[string]string{"commit": commit, "branch": p.Branch}); err != nil {
-			return err
-		}
+	if err := c.stepPush(ctx, j, p, repo, commit, cred); err != nil {
+		return err
 	}
-	pr, err := c.stepPR(ctx, j, p, rev, repo, forge)
+	pr, err := c.stepPR(ctx, j, p, rev, repo, forge, commit)
 	if err != nil {
 		return err
 	}
+	merged := c.stepMerge(ctx, j, repo, forge, pr)
 	return c.update(func(tx *bolt.Tx, emit func(Event)) error {
 		cur, err := getProposal(tx, p.ID)
 		if err != nil {
 			return err
 		}
+		verb := "Published"
+		if cur.PR != nil && cur.PR.Number == pr.Number {
+			verb = "Updated"
+		}
 		cur.PR = &PRRef{Number: pr.Number, URL: pr.URL}
+		cur.Pushed = commit
 		if err := c.transition(tx, cur, StatePublished, "patchgit", ""); err != nil {
 			return err
 		}
 		emit(Event{Kind: EventProposal, ID: cur.ID, Repo: cur.Repo, ConversationID: cur.ConversationID})
 		emit(Event{Kind: EventPR, ID: strconv.Itoa(pr.Number), Repo: cur.Repo})
-		msg := fmt.Sprintf("Published proposal %s: pull request #%d (%s) from %s into %s. Nothing was merged.",
-			ShortID(cur.ID), pr.Number, pr.URL, cur.Branch, repo.BaseBranch)
+		msg := fmt.Sprintf("%s proposal %s revision %d: pull request #%d (%s) from %s into %s.",
+			verb, ShortID(cur.ID), j.Revision, pr.Number, pr.URL, cur.Branch, repo.BaseBranch)
+		if cd, _ := j.doneStep(stepCommit); cd["reverified_from"] != "" {
+			msg += fmt.Sprintf(" %s had moved from %s to %s: the diff was re-verified there and the same hunks were committed at their new line numbers.",
+				repo.BaseBranch, shortSHA(cd["reverified_from"]), shortSHA(cd["base"]))
+		}
+		if merged != "" {
+			msg += " " + merged
+		} else {
+			msg += " Nothing was merged."
+		}
+		if pr.Warning != "" {
+			msg += " Note: " + pr.Warning + "."
+		}
 		if err := c.say(tx, emit, cur.ConversationID, cur.ID, msg); err != nil {
 			return err
 		}
-		return c.closeJob(tx, emit, j, JobDone, "published")
+		return c.closeJob(tx, emit, j, JobDone, strings.ToLower(verb))
 	})
 }
 
 // stepCommit builds the commit once; a resumed job reuses the journaled one.
-func (c *Core) stepCommit(ctx context.Context, j *Job, p *Proposal, rev *Revision, repo RepoSpec) (string, error) {
+func (c *Core) stepCommit(ctx context.Context, j *Job, p *Proposal, rev *Revision, repo RepoSpec, cred *gitops.Credentials) (string, error) {
 	if data, done := j.doneStep(stepCommit); done {
 		return data["commit"], nil
 	}
 	c.progress(j, "checking the base branch")
-	if err := c.opt.Git.SyncMirror(ctx, repo.URL, repo.MirrorDir); err != nil {
+	if err := c.opt.Git.SyncMirrorAuth(ctx, repo.URL, repo.MirrorDir, cred); err != nil {
 		return "", &Failure{User: "could not fetch " + repo.Name + " before publishing", Err: err}
 	}
 	head, err := c.opt.Git.ResolveRef(ctx, repo.MirrorDir, "refs/heads/"+repo.BaseBranch)
 	if err != nil {
 		return "", &Failure{User: "base branch " + repo.BaseBranch + " is gone", Err: err}
 	}
-	base := rev.BaseCommit
-	if head != base {
-		// The base moved: the same diff must apply to the new head and pass
-		// the checks again, or the proposal goes back to Draft.
-		c.progress(j, "base moved: re-verifying on "+shortSHA(head))
-		res, err := c.opt.Sandbox.Verify(ctx, sandbox.Request{MirrorDir: repo.MirrorDir, Base: head,
-			Diff: []byte(rev.Diff), Checks: repo.Checks, CheckTimeout: c.opt.CheckTimeout, Limits: c.opt.Limits})
-		if err != nil {
-			return "", &Failure{User: "the sandbox could not re-verify; see the daemon log", Err: err}
-		}
-		if res.Failure != "" {
-			return "", &Failure{ToDraft: true, User: fmt.Sprintf("%s moved from %s to %s and the re-verify failed: %s. Send the change again to make a new revision.",
-				repo.BaseBranch, shortSHA(base), shortSHA(head), res.Failure)}
-		}
-		base = head
+	// The budget's plan decides how GO checks the base (internal/core/budget.go).
+	base, err := c.reverify(ctx, j, rev, repo, rev.BaseCommit, head)
+	if err != nil {
+		return "", err
 	}
 	c.progress(j, "building the commit")
 	commit, err := c.opt.Git.CommitPatch(ctx, repo.MirrorDir, base, []byte(rev.Diff), gitops.CommitInfo{
@@ -159,52 +159,16 @@ func (c *Core) stepCommit(ctx context.Context, j *Job, p *Proposal, rev *Revisio
 	if err != nil {
 		return "", &Failure{User: "the approved diff could not be committed", Err: err}
 	}
-	if err := c.journal(j, stepCommit, "done", map[string]string{"commit": commit, "base": base}); err != nil {
+	data := map[string]string{"commit": commit, "base": base}
+	if base != rev.BaseCommit {
+		data["reverified_from"] = rev.BaseCommit
+	}
+	if err := c.journal(j, stepCommit, "done", data); err != nil {
 		return "", err
 	}
 	return commit, nil
 }
 
-// stepPR opens the PR once. OpenPR is idempotent on the head branch, so a
-// PR step that started but never recorded "done" is safe to repeat.
-func (c *Core) stepPR(ctx context.Context, j *Job, p *Proposal, rev *Revision, repo RepoSpec, f forge.Forge) (forge.PR, error) {
-	if data, done := j.doneStep(stepPR); done {
-		n, _ := strconv.Atoi(data["number"])
-		return forge.PR{Number: n, URL: data["url"]}, nil
-	}
-	c.progress(j, "opening the pull request")
-	if err := c.journal(j, stepPR, "started", map[string]string{"head": p.Branch}); err != nil {
-		return forge.PR{}, err
-	}
-	pr, err := f.OpenPR(ctx, forge.OpenRequest{Repo: repo.Name, Title: p.Title, Body: prBody(p, rev),
-		Base: repo.BaseBranch, Head: p.Branch})
-	if err != nil {
-		return forge.PR{}, &Failure{User: "the branch was pushed but the pull request could not be opened", Err: err}
-	}
-	if err := c.journal(j, stepPR, "done", map[string]string{"number": strconv.Itoa(pr.Number), "url": pr.URL}); err != nil {
-		return forge.PR{}, err
-	}
-	return pr, nil
-}
-
 func commitMessage(p *Proposal, rev *Revision) string {
 	return fmt.Sprintf("%s\n\nProposed with PatchGit: proposal %s, revision %d.\n", p.Title, p.ID, rev.N)
-}
-
-func prBody(p *Proposal, rev *Revision) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Opened by PatchGit on GO (proposal %s, revision %d). PatchGit never merges: that is your call.\n\n", p.ID, rev.N)
-	b.WriteString("## Plan\n")
-	for _, l := range rev.Plan {
-		fmt.Fprintf(&b, "- %s\n", l)
-	}
-	b.WriteString("\n## Checks in the sandbox\n")
-	for _, r := range rev.Checks {
-		verdict := "passed"
-		if !r.Passed {
-			verdict = "failed"
-		}
-		fmt.Fprintf(&b, "- `%s`: %s\n", r.Command, verdict)
-	}
-	return b.String()
 }

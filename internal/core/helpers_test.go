@@ -29,11 +29,27 @@ type env struct {
 	audit *audit.Log
 	core  *core.Core
 	fault func(string) error
+	// configure, when set, changes the options before each open (other
+	// forges and repositories).
+	configure func(*core.Options)
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, tweak ...func(*core.Options)) *env {
+	t.Helper()
+	if len(tweak) == 0 {
+		return newEnvWith(t, nil)
+	}
+	return newEnvWith(t, func(_ *env, o *core.Options) { tweak[0](o) })
+}
+
+// newEnvWith is newEnv with the options changed by configure (which may
+// read e.bare and e.dir).
+func newEnvWith(t *testing.T, configure func(e *env, o *core.Options)) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir()}
+	if configure != nil {
+		e.configure = func(o *core.Options) { configure(e, o) }
+	}
 	e.bare = filepath.Join(e.dir, "repos", "demo.git")
 	if _, err := demo.Seed(context.Background(), gitops.New(), e.bare); err != nil {
 		t.Fatalf("seed demo: %v", err)
@@ -57,7 +73,7 @@ func (e *env) open() {
 		t.Fatal(err)
 	}
 	e.db, e.audit = db, audit.New(db, filepath.Join(e.dir, "audit.head"))
-	e.core, err = core.New(core.Options{
+	opt := core.Options{
 		DB: db, Audit: e.audit, Git: g, Sandbox: sb,
 		Forges: map[string]forge.Forge{"local": forge.NewLocal(db, g, map[string]string{"demo": e.bare})},
 		Repos: []core.RepoSpec{{
@@ -71,7 +87,11 @@ func (e *env) open() {
 		Limits:       sandbox.Limits{MaxPatchBytes: 1 << 20, MaxFiles: 50, MaxLines: 5000},
 		CheckTimeout: 10 * time.Minute, // a cold Go build cache on a loaded machine is slow
 		Fault:        func(step string) error { return e.faultAt(step) },
-	})
+	}
+	if e.configure != nil {
+		e.configure(&opt)
+	}
+	e.core, err = core.New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,9 +53,11 @@ func (c *Core) enqueue(tx *bolt.Tx, j *Job, actor string) error {
 	if err := tx.Bucket(store.BucketQueue).Put(store.U64(seq), []byte(j.ID)); err != nil {
 		return err
 	}
-	if _, err := c.opt.Audit.Append(tx, "job.queued", actor, j.ID, map[string]string{
-		"kind": string(j.Kind), "proposal": j.ProposalID, "revision": fmt.Sprint(j.Revision), "repo": j.Repo,
-	}); err != nil {
+	data := map[string]string{"kind": string(j.Kind), "proposal": j.ProposalID, "revision": fmt.Sprint(j.Revision), "repo": j.Repo}
+	if j.Plan != "" {
+		data["plan"], data["spend_approved"] = j.Plan, fmt.Sprint(j.SpendApproved)
+	}
+	if _, err := c.opt.Audit.Append(tx, "job.queued", actor, j.ID, data); err != nil {
 		return err
 	}
 	return putJob(tx, j)

@@ -62,6 +62,14 @@ type Service interface {
 	// WebLink mints a short-lived, single-use link that signs actor in to
 	// the read-only web mirror (the TUI shows it on a key press).
 	WebLink(ctx context.Context, actor string) (WebLink, error)
+	// GoWith is Go with the confirm screen's "Approve extra spend" toggle:
+	// on, the revision's preferred execution plan runs under an approval
+	// of its projection plus the margin (recorded in the audit log); off,
+	// the cheaper plan runs, or, without one, GO is refused and the
+	// proposal returns to Draft with the reason.
+	GoWith(ctx context.Context, actor, proposalID string, rev int, approveExtra bool) (Job, error)
+	// Budget returns both budget windows and the recent spends.
+	Budget(ctx context.Context) (BudgetStatus, error)
 }
 
 // WebLinks mints one-time sign-in links; the web mirror's session store

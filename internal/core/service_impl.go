@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -132,29 +133,38 @@ func (c *Core) Send(_ context.Context, actor, conversationID, text string) (Mess
 // (Draft or Proposed; a Proposed one goes back to Draft) or creates a new
 // proposal, and queues its drafting job.
 func (c *Core) reviseOrCreate(tx *bolt.Tx, emit func(Event), actor string, cv *Conversation, text string, change assist.Change) (*Proposal, error) {
-	var open *Proposal
+	var open, latest *Proposal
 	if err := tx.Bucket(store.BucketProposals).ForEach(func(_, v []byte) error {
 		var p Proposal
 		if err := jsonUnmarshal(v, &p); err != nil {
 			return err
 		}
-		if p.ConversationID == cv.ID && (p.State == StateDraft || p.State == StateProposed) &&
-			(open == nil || p.Created.After(open.Created)) {
+		if p.ConversationID != cv.ID {
+			return nil
+		}
+		if latest == nil || p.Created.After(latest.Created) {
+			latest = &p
+		}
+		if (p.State == StateDraft || p.State == StateProposed) && (open == nil || p.Created.After(open.Created)) {
 			open = &p
 		}
 		return nil
 	}); err != nil {
 		return nil, err
 	}
+	if open == nil && latest != nil && revisablePublished(latest) {
+		open = latest
+	}
 	if open == nil {
 		return c.createProposal(tx, emit, actor, cv.Repo, cv.ID, text, change)
 	}
-	if open.State == StateProposed {
-		if err := c.transition(tx, open, StateDraft, actor, "revised: a new message made a new revision"); err != nil {
+	if open.State == StateProposed || open.State == StatePublished {
+		if err := c.transition(tx, open, StateDraft, actor, reviseReason(open)); err != nil {
 			return nil, err
 		}
 	}
 	open.Title = change.Title
+	open.Waiting = WaitingNone // a new revision is priced afresh
 	open.Revisions = append(open.Revisions, c.newRevision(len(open.Revisions)+1, text, change))
 	open.Updated = c.now()
 	if _, err := c.opt.Audit.Append(tx, "proposal.revised", actor, open.ID, map[string]string{"revision": fmt.Sprint(len(open.Revisions))}); err != nil {
@@ -261,8 +271,14 @@ func (c *Core) Proposal(_ context.Context, id string) (Proposal, error) {
 // Go implements Service: Proposed -> Approved -> Queued with the execute
 // job, in one transaction. A GO repeated on the same revision returns the
 // job of the first GO and changes nothing.
-func (c *Core) Go(_ context.Context, actor, proposalID string, rev int) (Job, error) {
+func (c *Core) Go(ctx context.Context, actor, proposalID string, rev int) (Job, error) {
+	return c.GoWith(ctx, actor, proposalID, rev, false)
+}
+
+// GoWith implements Service: Go with the "Approve extra spend" toggle.
+func (c *Core) GoWith(_ context.Context, actor, proposalID string, rev int, approveExtra bool) (Job, error) {
 	var job *Job
+	var refused error // GO refused, but the transaction commits (back to Draft)
 	err := c.update(func(tx *bolt.Tx, emit func(Event)) error {
 		p, err := getProposal(tx, proposalID)
 		if err != nil {
@@ -281,11 +297,28 @@ func (c *Core) Go(_ context.Context, actor, proposalID string, rev int) (Job, er
 		if !p.Current().Verified {
 			return fmt.Errorf("%w: revision %d did not pass the sandbox", ErrIllegalState, rev)
 		}
+		plan, approved, toDraft, err := c.chooseExecution(tx, actor, p, approveExtra)
+		if errors.Is(err, ErrBudgetChanged) {
+			refused = err // the re-priced revision is stored for the person to review
+			emit(Event{Kind: EventProposal, ID: p.ID, Repo: p.Repo, ConversationID: p.ConversationID})
+			return putProposal(tx, p)
+		}
+		if err != nil {
+			return err
+		}
+		if toDraft != "" {
+			refused = fmt.Errorf("%w: %s", ErrNeedsApproval, toDraft)
+			emit(Event{Kind: EventProposal, ID: p.ID, Repo: p.Repo, ConversationID: p.ConversationID})
+			if err := c.transition(tx, p, StateDraft, actor, toDraft); err != nil {
+				return err
+			}
+			return c.say(tx, emit, p.ConversationID, p.ID, fmt.Sprintf("GO on proposal %s refused: %s Nothing was spent or pushed.", ShortID(p.ID), toDraft))
+		}
 		p.Approved = rev
 		if err := c.transition(tx, p, StateApproved, actor, ""); err != nil {
 			return err
 		}
-		job = &Job{Kind: JobExecute, ProposalID: p.ID, Revision: rev, Repo: p.Repo}
+		job = &Job{Kind: JobExecute, ProposalID: p.ID, Revision: rev, Repo: p.Repo, Plan: plan, SpendApproved: approved}
 		if err := c.enqueue(tx, job, actor); err != nil {
 			return err
 		}
@@ -295,8 +328,11 @@ func (c *Core) Go(_ context.Context, actor, proposalID string, rev int) (Job, er
 		}
 		emit(Event{Kind: EventProposal, ID: p.ID, Repo: p.Repo, ConversationID: p.ConversationID})
 		emit(Event{Kind: EventJob, ID: job.ID, ProposalID: p.ID, Repo: p.Repo})
-		return c.say(tx, emit, p.ConversationID, p.ID, fmt.Sprintf("GO by %s on revision %d: queued to commit, push %s and open a pull request.", actor, rev, p.Branch))
+		return c.say(tx, emit, p.ConversationID, p.ID, fmt.Sprintf("GO by %s on revision %d: queued to commit, push %s and open a pull request.%s", actor, rev, p.Branch, planNote(p.Current(), plan, approved)))
 	})
+	if err == nil {
+		err = refused
+	}
 	if err != nil {
 		return Job{}, err
 	}

@@ -17,7 +17,11 @@ var transitions = map[ProposalState][]ProposalState{
 	// Running -> Draft: the base moved and the patch no longer applies, or
 	// a re-verify failed. Running -> Queued: resumed after a crash.
 	StateRunning: {StatePublished, StateFailed, StateDraft, StateQueued},
-	// Published, Failed and Cancelled are final.
+	// Published -> Draft: a new message in the conversation revises the
+	// published proposal; GO on that revision updates the same branch
+	// (force-with-lease) and the same PR. See revise.go.
+	StatePublished: {StateDraft},
+	// Failed and Cancelled are final.
 }
 
 // CanTransition reports whether from -> to is allowed.

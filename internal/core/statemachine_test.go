@@ -25,6 +25,7 @@ var allowed = map[[2]core.ProposalState]bool{
 	{core.StateRunning, core.StateFailed}:     true,
 	{core.StateRunning, core.StateDraft}:      true,
 	{core.StateRunning, core.StateQueued}:     true, // resumed after a crash
+	{core.StatePublished, core.StateDraft}:    true, // a later revision of a published proposal
 }
 
 func TestEveryTransition(t *testing.T) {

@@ -86,6 +86,9 @@ type Proposal struct {
 	JobID    string    `json:"job_id,omitempty"` // the latest job for this proposal
 	Created  time.Time `json:"created"`
 	Updated  time.Time `json:"updated"`
+	// Pushed is the commit Branch last got from PatchGit: the lease for the
+	// force push of a later revision.
+	Pushed string `json:"pushed,omitempty"`
 }
 
 // Current is the latest revision, or nil when there is none yet.
@@ -119,9 +122,55 @@ type Revision struct {
 	Verified   bool          `json:"verified"` // applied and all checks passed
 	Risk       *Score        `json:"risk,omitempty"`
 	Confidence *Score        `json:"confidence,omitempty"`
-	CostMicros *int64        `json:"cost_micros,omitempty"` // projected cost, micro-dollars
-	Created    time.Time     `json:"created"`
+	CostMicros *int64        `json:"cost_micros,omitempty"` // projected cost of GO, micro-dollars
+	// Execution is what GO will run and what it costs: nil until the
+	// revision is verified (and when no budget is configured).
+	Execution *Execution `json:"execution,omitempty"`
+	Created   time.Time  `json:"created"`
 }
+
+// Execution is the priced plan GO runs, part of the Proposed Execution.
+// When the preferred plan needs approval, Escalation says why and Cheaper
+// is the plan GO runs without it (nil: GO without approval returns the
+// proposal to Draft). Both publish the same diff.
+type Execution struct {
+	Preferred     ExecutionPlan  `json:"preferred"`
+	Cheaper       *ExecutionPlan `json:"cheaper,omitempty"`
+	Escalation    *Escalation    `json:"escalation,omitempty"`
+	HourRemaining int64          `json:"hour_remaining"` // micro-dollars, when priced
+	DayRemaining  int64          `json:"day_remaining"`
+}
+
+// ExecutionPlan is one way to run GO.
+type ExecutionPlan struct {
+	Name       string     `json:"name"` // PlanFull or PlanLean
+	Summary    string     `json:"summary"`
+	CostMicros int64      `json:"cost_micros"`
+	Breakdown  []CostLine `json:"breakdown"`
+}
+
+// CostLine is one stage of a plan's projected cost.
+type CostLine struct {
+	Stage      string `json:"stage"`
+	What       string `json:"what"`
+	CostMicros int64  `json:"cost_micros"`
+}
+
+// Escalation is what the confirm screen's "Approve extra spend" panel
+// shows.
+type Escalation struct {
+	Why           []string `json:"why"`            // the rules that ask for approval
+	CostMicros    int64    `json:"cost_micros"`    // the preferred plan's projection
+	ApproveMicros int64    `json:"approve_micros"` // what the toggle approves: projection + margin
+	// ConfidenceGain is supplied by the model chain; nil: not computed.
+	ConfidenceGain *int `json:"confidence_gain,omitempty"`
+}
+
+// Execution plan names.
+const (
+	PlanFull = "full" // re-verify with every check on the helper, then publish
+	PlanLean = "lean" // no helper: publish the diff verified in the draft
+)
 
 // Score is a computed 0..100 value with the factors that explain it.
 type Score struct {
@@ -167,21 +216,26 @@ const (
 
 // Job is an entry in the durable queue.
 type Job struct {
-	ID         string    `json:"id"`
-	Seq        uint64    `json:"seq"` // queue order
-	Kind       JobKind   `json:"kind"`
-	ProposalID string    `json:"proposal_id"`
-	Revision   int       `json:"revision"`
-	Repo       string    `json:"repo"`
-	State      JobState  `json:"state"`
-	Progress   string    `json:"progress,omitempty"` // short human text of the current step
-	Failure    string    `json:"failure,omitempty"`  // user-facing
-	Error      string    `json:"error,omitempty"`    // internal detail, never shown raw
-	Journal    []Step    `json:"journal,omitempty"`
-	Attempts   int       `json:"attempts"`
-	Created    time.Time `json:"created"`
-	Started    time.Time `json:"started,omitzero"`
-	Finished   time.Time `json:"finished,omitzero"`
+	ID         string   `json:"id"`
+	Seq        uint64   `json:"seq"` // queue order
+	Kind       JobKind  `json:"kind"`
+	ProposalID string   `json:"proposal_id"`
+	Revision   int      `json:"revision"`
+	Repo       string   `json:"repo"`
+	State      JobState `json:"state"`
+	Progress   string   `json:"progress,omitempty"` // short human text of the current step
+	Failure    string   `json:"failure,omitempty"`  // user-facing
+	Error      string   `json:"error,omitempty"`    // internal detail, never shown raw
+	Journal    []Step   `json:"journal,omitempty"`
+	Attempts   int      `json:"attempts"`
+	// Plan is the execution plan GO chose (PlanFull, PlanLean; "" before
+	// the budget existed) and SpendApproved whether it spends under the
+	// person's approval.
+	Plan          string    `json:"plan,omitempty"`
+	SpendApproved bool      `json:"spend_approved,omitempty"`
+	Created       time.Time `json:"created"`
+	Started       time.Time `json:"started,omitzero"`
+	Finished      time.Time `json:"finished,omitzero"`
 }
 
 // Step is a journal record of an external step (push, PR), written before

@@ -77,11 +77,54 @@ func (l *Local) OpenPR(ctx context.Context, req OpenRequest) (PR, error) {
 		}
 		now := l.now().UTC()
 		pr = PR{Repo: req.Repo, Number: int(n), Title: req.Title, Body: req.Body, Base: req.Base,
-			Head: req.Head, State: StateOpen, URL: localURL(req.Repo, int(n)), Created: now, Updated: now}
+			Head: req.Head, State: StateOpen, URL: localURL(req.Repo, int(n)), Draft: req.Draft,
+			Labels: req.Labels, Created: now, Updated: now}
 		return putPR(b, pr)
 	})
 	if err != nil {
 		return PR{}, fmt.Errorf("open pull request: %w", err)
+	}
+	return pr, nil
+}
+
+// FindPR implements Forge.
+func (l *Local) FindPR(ctx context.Context, repo, head string) (PR, bool, error) {
+	prs, err := l.List(ctx, repo)
+	if err != nil {
+		return PR{}, false, fmt.Errorf("find pull request: %w", err)
+	}
+	for _, p := range prs {
+		if p.Head == head && p.State == StateOpen {
+			return p, true, nil
+		}
+	}
+	return PR{}, false, nil
+}
+
+// UpdatePR implements Forge.
+func (l *Local) UpdatePR(_ context.Context, repo string, number int, title, body string) (PR, error) {
+	return l.update(repo, number, func(p *PR) error {
+		p.Title, p.Body = title, body
+		return nil
+	})
+}
+
+// GetPR implements Forge.
+func (l *Local) GetPR(_ context.Context, repo string, number int) (PR, error) {
+	var pr PR
+	err := l.db.View(func(tx *bolt.Tx) error {
+		b, _ := l.bucket(tx, repo)
+		var v []byte
+		if b != nil {
+			v = b.Get(store.U64(uint64(number)))
+		}
+		if v == nil {
+			return fmt.Errorf("%w: %s #%d", ErrNoSuchPR, repo, number)
+		}
+		return jsonUnmarshal(v, &pr)
+	})
+	if err != nil {
+		return PR{}, fmt.Errorf("read pull request: %w", err)
 	}
 	return pr, nil
 }

@@ -1,10 +1,8 @@
 package forge_test
 
 import (
-	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,17 +12,6 @@ import (
 	"github.com/patchgit/patchgit/internal/gitops"
 	"github.com/patchgit/patchgit/internal/store"
 )
-
-var ctx = context.Background()
-
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
 
 // setup seeds a bare demo repo and returns a local forge serving it.
 func setup(t *testing.T) (*forge.Local, string) {

@@ -85,3 +85,14 @@ func (s *Service) VerifyAudit(ctx context.Context) (core.AuditReport, error) {
 func (s *Service) WebLink(ctx context.Context, actor string) (core.WebLink, error) {
 	return write(ctx, s, "web link", func(c *rpc.Client) (core.WebLink, error) { return c.WebLink(ctx, actor) })
 }
+
+// GoWith is GO with the "Approve extra spend" toggle: a change, never retried blindly.
+func (s *Service) GoWith(ctx context.Context, actor, proposalID string, rev int, approveExtra bool) (core.Job, error) {
+	return write(ctx, s, "GO", func(c *rpc.Client) (core.Job, error) {
+		return c.GoWith(ctx, actor, proposalID, rev, approveExtra)
+	})
+}
+
+func (s *Service) Budget(ctx context.Context) (core.BudgetStatus, error) {
+	return read(ctx, s, func(c *rpc.Client) (core.BudgetStatus, error) { return c.Budget(ctx) })
+}

@@ -102,3 +102,11 @@ func (c *Client) UnlockPIN(ctx context.Context, actor string) (core.PINUnlock, e
 func (c *Client) WebLink(ctx context.Context, actor string) (core.WebLink, error) {
 	return callFor[core.WebLink](ctx, c, "WebLink", actor)
 }
+
+func (c *Client) GoWith(ctx context.Context, actor, proposalID string, rev int, approveExtra bool) (core.Job, error) {
+	return callFor[core.Job](ctx, c, "GoWith", actor, proposalID, rev, approveExtra)
+}
+
+func (c *Client) Budget(ctx context.Context) (core.BudgetStatus, error) {
+	return callFor[core.BudgetStatus](ctx, c, "Budget")
+}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/patchgit/patchgit/internal/budget"
 	"github.com/patchgit/patchgit/internal/core"
 )
 
@@ -288,6 +289,34 @@ func (s *memService) Go(ctx context.Context, actor, proposalID string, rev int) 
 	if err := s.enter("Go", actor, proposalID, rev); err != nil {
 		return core.Job{}, err
 	}
+	return s.goLocked(actor, proposalID, rev)
+}
+
+func (s *memService) GoWith(ctx context.Context, actor, proposalID string, rev int, approveExtra bool) (core.Job, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("GoWith", actor, proposalID, rev, approveExtra); err != nil {
+		return core.Job{}, err
+	}
+	return s.goLocked(actor, proposalID, rev)
+}
+
+func (s *memService) Budget(ctx context.Context) (core.BudgetStatus, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("Budget"); err != nil {
+		return core.BudgetStatus{}, err
+	}
+	return core.BudgetStatus{
+		Hour:   budget.WindowStatus{Name: "hour", Cap: 1_000_000, Spent: 250_000, Reserved: 100_000, Remaining: 650_000},
+		Day:    budget.WindowStatus{Name: "day", Cap: 5_000_000, Spent: 250_000, Reserved: 100_000, Remaining: 4_650_000},
+		Recent: []budget.Spend{{Seq: 2, Reservation: "r1", Purpose: "verify", Category: budget.CategoryHelper, Amount: 250_000, From: s.now(), To: s.now()}},
+		Open:   []budget.Reservation{{ID: "r3", Purpose: "verify", Amount: 100_000, Created: s.now(), From: s.now()}},
+	}, nil
+}
+
+// goLocked is Go's body; mu must be held.
+func (s *memService) goLocked(actor, proposalID string, rev int) (core.Job, error) {
 	p, err := s.findProposal(proposalID)
 	if err != nil {
 		return core.Job{}, err

@@ -45,6 +45,9 @@ func roundTripSteps() []step {
 		{"Go", []any{"alice", prop, 2}}, // stale_revision
 		{"Go", []any{"alice", prop, 1}},
 		{"Go", []any{"alice", prop, 1}}, // idempotent
+		{"GoWith", []any{"alice", prop, 1, true}},
+		{"GoWith", []any{"alice", prop, 9, false}}, // stale_revision
+		{"Budget", nil},
 		{"Job", []any{ref{"Go", "ID"}}},
 		{"Jobs", nil},
 		{"Cancel", []any{"alice", prop}},

@@ -110,3 +110,7 @@ func (a actorService) MergePR(ctx context.Context, _, repo string, number int) (
 func (a actorService) WebLink(ctx context.Context, _ string) (core.WebLink, error) {
 	return a.Service.WebLink(ctx, a.actor)
 }
+
+func (a actorService) GoWith(ctx context.Context, _, proposalID string, rev int, approveExtra bool) (core.Job, error) {
+	return a.Service.GoWith(ctx, a.actor, proposalID, rev, approveExtra)
+}

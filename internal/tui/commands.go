@@ -179,10 +179,10 @@ func (m *model) send(convID, text string) tea.Cmd {
 	})
 }
 
-func (m *model) goProposal(id string, rev int) tea.Cmd {
+func (m *model) goProposal(id string, rev int, approveExtra bool) tea.Cmd {
 	svc, actor := m.svc, m.actor
 	return m.call(func(ctx context.Context) tea.Msg {
-		job, err := svc.Go(ctx, actor, id, rev)
+		job, err := svc.GoWith(ctx, actor, id, rev, approveExtra)
 		return goMsg{rev: rev, job: job, err: err}
 	})
 }

@@ -35,6 +35,7 @@ type sendCall struct{ actor, convID, text string }
 type goCall struct {
 	actor, id string
 	rev       int
+	approve   bool
 }
 
 var errFakeUnsupported = errors.New("not supported by the fake service")
@@ -196,8 +197,13 @@ func (f *fakeService) Proposal(_ context.Context, id string) (core.Proposal, err
 
 // Go behaves like the real service's guard: only a Proposed proposal, only
 // the revision it currently shows.
-func (f *fakeService) Go(_ context.Context, actor, id string, rev int) (core.Job, error) {
-	f.gos <- goCall{actor: actor, id: id, rev: rev}
+func (f *fakeService) Go(ctx context.Context, actor, id string, rev int) (core.Job, error) {
+	return f.GoWith(ctx, actor, id, rev, false)
+}
+
+// GoWith records the "Approve extra spend" toggle with the call.
+func (f *fakeService) GoWith(_ context.Context, actor, id string, rev int, approveExtra bool) (core.Job, error) {
+	f.gos <- goCall{actor: actor, id: id, rev: rev, approve: approveExtra}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := range f.proposals {
@@ -292,4 +298,8 @@ func (f *fakeService) WebLink(_ context.Context, actor string) (core.WebLink, er
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return core.WebLink{URL: "http://127.0.0.1:8080/login?link=for-" + actor, Expires: f.clock.Add(5 * time.Minute)}, nil
+}
+
+func (f *fakeService) Budget(context.Context) (core.BudgetStatus, error) {
+	return core.BudgetStatus{}, errFakeUnsupported
 }

@@ -216,7 +216,29 @@ func (m *model) askGo() {
 		rev:        rev,
 		prompt:     fmt.Sprintf("GO on revision %d: create branch, commit, push and open a PR? y/n", rev),
 	}
+	if cur := m.pane.current(); cur != nil && cur.Execution != nil && cur.Execution.Escalation != nil {
+		m.confirm.escalation = cur.Execution
+		m.confirm.prompt = goPrompt(m.confirm)
+	}
 	m.status = status{}
+}
+
+// goPrompt is the GO question with the "Approve extra spend" toggle: it
+// says which of the two plans on screen y runs.
+func goPrompt(c *confirmation) string {
+	ex := c.escalation
+	toggle := "[a] Approve extra spend: OFF"
+	var runs string
+	switch {
+	case c.approve:
+		toggle = "[a] Approve extra spend: ON"
+		runs = fmt.Sprintf("y runs the full plan, %s, approving up to %s", formatMicros(ex.Escalation.CostMicros), formatMicros(ex.Escalation.ApproveMicros))
+	case ex.Cheaper != nil:
+		runs = fmt.Sprintf("y runs the cheaper plan, %s, without extra spend", formatMicros(ex.Cheaper.CostMicros))
+	default:
+		runs = "no cheaper plan: y returns the proposal to Draft"
+	}
+	return fmt.Sprintf("GO on revision %d (same diff either way)  %s  %s  y/n", c.rev, toggle, runs)
 }
 
 func (m *model) askCancel() {
@@ -236,6 +258,11 @@ func (m *model) askCancel() {
 // is a no.
 func (m *model) answer(k tea.KeyPressMsg) tea.Cmd {
 	c := m.confirm
+	if c.escalation != nil && k.String() == "a" {
+		c.approve = !c.approve // the toggle, not an answer
+		c.prompt = goPrompt(c)
+		return nil
+	}
 	m.confirm = nil
 	if k.String() != "y" {
 		if c.isGo {
@@ -247,7 +274,7 @@ func (m *model) answer(k tea.KeyPressMsg) tea.Cmd {
 	}
 	if c.isGo {
 		m.setInfo(fmt.Sprintf("GO on revision %d…", c.rev))
-		return m.goProposal(c.proposalID, c.rev)
+		return m.goProposal(c.proposalID, c.rev, c.approve)
 	}
 	m.setInfo("cancelling…")
 	return m.cancelProposal(c.proposalID)

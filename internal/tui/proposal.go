@@ -156,6 +156,7 @@ func (pp *proposalPane) details() []string {
 			label("Confidence")+pp.score(rev.Confidence),
 			label("Cost")+pp.cost(rev.CostMicros),
 		)
+		rows = append(rows, pp.executionRows(rev)...)
 	}
 	if j := pp.job; j != nil && j.ProposalID == p.ID {
 		rows = append(rows, label("Job")+pp.jobText(j))
@@ -266,4 +267,40 @@ func formatMicros(micros int64) string {
 func clean(s string) string {
 	s = strings.ReplaceAll(normalizeNewlines(s), "\n", " ")
 	return diffview.Printable(s)
+}
+
+// executionRows show GO's priced plan and, when it needs approval, the
+// escalation panel: WHY, the cost, the expected confidence gain, and the
+// two plans the "Approve extra spend" toggle chooses between.
+func (pp *proposalPane) executionRows(rev *core.Revision) []string {
+	ex, st := rev.Execution, pp.st
+	if ex == nil {
+		return nil
+	}
+	label := func(s string) string { return st.Label.Render(fmt.Sprintf("%-11s", s)) }
+	left := st.Label.Render(fmt.Sprintf("  budget left %s this hour, %s today", formatMicros(ex.HourRemaining), formatMicros(ex.DayRemaining)))
+	if ex.Escalation == nil {
+		return []string{label("GO runs") + clean(ex.Preferred.Summary) + " " + formatMicros(ex.Preferred.CostMicros) + left}
+	}
+	esc := ex.Escalation
+	why := make([]string, len(esc.Why))
+	for i, w := range esc.Why {
+		why[i] = clean(w)
+	}
+	gain := st.NotYet.Render(notComputed)
+	if esc.ConfidenceGain != nil {
+		gain = fmt.Sprintf("+%d", *esc.ConfidenceGain)
+	}
+	rows := []string{
+		st.Confirm.Render("Escalation") + " extra spend needs your approval on the confirm screen (ctrl+g, then a)" + left,
+		"  WHY   " + strings.Join(why, "; "),
+		fmt.Sprintf("  cost  %s, approving allows up to %s; expected confidence gain %s", formatMicros(esc.CostMicros), formatMicros(esc.ApproveMicros), gain),
+		"  toggle ON   " + clean(ex.Preferred.Summary) + " " + formatMicros(ex.Preferred.CostMicros),
+	}
+	if ex.Cheaper != nil {
+		rows = append(rows, "  toggle OFF  "+clean(ex.Cheaper.Summary)+" "+formatMicros(ex.Cheaper.CostMicros))
+	} else {
+		rows = append(rows, "  toggle OFF  no cheaper plan: GO returns the proposal to Draft")
+	}
+	return rows
 }

@@ -52,6 +52,10 @@ type confirmation struct {
 	proposalID string
 	rev        int  // GO: the revision shown when the person asked
 	isGo       bool // false: cancel the proposal
+	// escalation is GO's "Approve extra spend" panel (nil: no extra spend
+	// to approve); approve is its toggle, off until the person turns it on.
+	escalation *core.Execution
+	approve    bool
 }
 
 type status struct {

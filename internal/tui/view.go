@@ -102,7 +102,11 @@ func (m *model) statusRows() []string {
 	st := m.st
 	switch {
 	case m.confirm != nil:
-		return []string{st.Confirm.Render(" " + m.confirm.prompt + " ")}
+		rows := strings.Split(ansi.Wrap(m.confirm.prompt, max(1, m.width-2), " "), "\n")
+		for i := range rows {
+			rows[i] = st.Confirm.Render(" " + rows[i] + " ")
+		}
+		return rows
 	case m.status.text == "":
 		return []string{""}
 	}
