@@ -130,7 +130,7 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon 
 		})
 	}
 	github, gitea := remoteForges(repos, specs)
-	p.sandbox, err = sandbox.New(dataPath(cfg, "sandbox"), p.git)
+	p.sandbox, err = sandbox.Open(dataPath(cfg, "sandbox"), p.git, sandbox.Options{Isolation: cfg.Sandbox.Isolation})
 	if err != nil {
 		return nil, err
 	}

@@ -74,6 +74,9 @@ type SandboxConfig struct {
 	MaxFiles      int      `yaml:"max_files"`       // files one patch may touch
 	MaxLines      int      `yaml:"max_lines"`       // changed lines in one patch
 	MaxPasteBytes int64    `yaml:"max_paste_bytes"` // size of one chat message
+	// Isolation of checks: auto (bwrap, else namespaces), bwrap,
+	// namespaces, or plain (unisolated; only when set explicitly).
+	Isolation string `yaml:"isolation"`
 }
 
 // BudgetConfig is the hard caps, the prices and the approval policy
@@ -160,6 +163,7 @@ func defaults(lookup func(string) (string, bool)) Config {
 			MaxFiles:      200,
 			MaxLines:      20000,
 			MaxPasteBytes: 1 << 20,
+			Isolation:     "auto",
 		},
 		Budget: BudgetConfig{
 			HourlyCap:     Money(1_000_000),

@@ -166,6 +166,7 @@ func TestEveryEnvVarSetsItsField(t *testing.T) {
 		"budget.hourly_cap": "$0.25", "budget.daily_cap": "$3.10", "budget.day_window": "calendar",
 		"budget.time_zone": "Europe/Berlin", "budget.approval_margin_percent": "15", "budget.meter_slice": "1m0s",
 		"budget.local_helper_hourly": "$6.00", "budget.max_helper_mb": "2048", "budget.cheaper_plan": "false",
+		"sandbox.isolation":             "namespaces",
 		"assistant.tiers.base.provider": "p1", "assistant.tiers.base.model": "m1", "assistant.tiers.helper.provider": "p2",
 		"assistant.tiers.helper.model": "m2", "assistant.tiers.external.provider": "p3", "assistant.tiers.external.model": "m3",
 		"assistant.plan.tier": "helper", "assistant.plan.model": "m4", "assistant.plan.max_output_tokens": "512",

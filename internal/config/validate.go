@@ -18,6 +18,10 @@ var repoName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
 var logLevels = []string{"debug", "info", "warn", "error"}
 
+// isolationModes are the sandbox's modes (internal/sandbox), strongest
+// first; plain runs checks unisolated.
+var isolationModes = []string{"auto", "bwrap", "namespaces", "plain"}
+
 // Validate checks every value and reports all bad ones at once, each named
 // by its key path. It also normalizes: DataDir and local repository paths
 // become absolute ("~/" expanded), the log level lower case, and empty repo
@@ -55,6 +59,9 @@ func (c *Config) Validate() error {
 	}
 	if at := strings.Index(c.Author.Email, "@"); at < 1 || at == len(c.Author.Email)-1 || strings.ContainsAny(c.Author.Email, "<> \t\n") {
 		bad("author.email", "%q is not an email address like patchgit@example.com", c.Author.Email)
+	}
+	if !slices.Contains(isolationModes, c.Sandbox.Isolation) {
+		bad("sandbox.isolation", "%q is not valid (valid: %s)", c.Sandbox.Isolation, strings.Join(isolationModes, ", "))
 	}
 	if c.Jobs.Concurrency < 1 {
 		bad("jobs.concurrency", "%d is too low; at least 1 job must be able to run", c.Jobs.Concurrency)

@@ -149,7 +149,7 @@ func (c *Core) closeJob(tx *bolt.Tx, emit func(Event), j *Job, state JobState, p
 func checkResults(in []sandbox.CheckResult) []CheckResult {
 	out := make([]CheckResult, 0, len(in))
 	for _, r := range in {
-		out = append(out, CheckResult{Command: r.Command, ExitCode: r.ExitCode, Passed: r.Passed,
+		out = append(out, CheckResult{Name: r.Name, Command: r.Command, ExitCode: r.ExitCode, Passed: r.Passed,
 			TimedOut: r.TimedOut, Output: r.Output, Duration: r.Duration, Mode: r.Mode})
 	}
 	return out

@@ -180,6 +180,7 @@ type Score struct {
 
 // CheckResult is the outcome of one configured check in the sandbox.
 type CheckResult struct {
+	Name     string        `json:"name,omitempty"` // "format", "test", "check 1"
 	Command  string        `json:"command"`
 	ExitCode int           `json:"exit_code"`
 	Passed   bool          `json:"passed"`

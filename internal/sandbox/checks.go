@@ -1,86 +1,22 @@
 package sandbox
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // CheckResult is the outcome of one check command.
 type CheckResult struct {
-	Command  string
-	ExitCode int // -1 when killed by a signal (a timeout, say)
-	Passed   bool
-	TimedOut bool
-	Output   string // stdout and stderr interleaved, capped (see outputLimit)
-	Duration time.Duration
-	Mode     string // isolation mode: "plain" for now
-}
-
-// ModePlain runs checks as ordinary child processes with a scrubbed
-// environment, in their own process group. A later mode adds namespaces.
-const ModePlain = "plain"
-
-// runCheck runs command with sh -c in dir. The shell leads its own process
-// group; on timeout the whole group gets SIGKILL, and so does anything
-// left in the group when the shell exits (a forgotten background job). It
-// returns an error only when ctx itself ended or the shell could not start.
-func runCheck(ctx context.Context, dir string, env []string, command string, timeout time.Duration) (CheckResult, error) {
-	res := CheckResult{Command: command, ExitCode: -1, Mode: ModePlain}
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	out := newCappedOutput(outputLimit)
-	cmd := exec.CommandContext(cctx, "/bin/sh", "-c", command)
-	cmd.Dir = dir
-	cmd.Env = env
-	cmd.Stdout = out
-	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return unix.Kill(-cmd.Process.Pid, unix.SIGKILL) }
-	// A grandchild that left the group could hold the output pipe open.
-	cmd.WaitDelay = 2 * time.Second
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return res, fmt.Errorf("start check %q: %w", command, err)
-	}
-	// Wait for the shell to exit without reaping it: while it is a zombie
-	// its pid cannot be reused, so killing its group hits only our processes.
-	waitExitNoReap(cmd.Process.Pid)
-	_ = unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
-	waitErr := cmd.Wait()
-	res.Duration = time.Since(start)
-	res.Output = out.String()
-	if ctx.Err() != nil {
-		return res, fmt.Errorf("run check %q: %w", command, ctx.Err())
-	}
-	res.TimedOut = errors.Is(cctx.Err(), context.DeadlineExceeded)
-	if cmd.ProcessState != nil {
-		res.ExitCode = cmd.ProcessState.ExitCode()
-	}
-	var exitErr *exec.ExitError
-	if waitErr != nil && !res.TimedOut && !errors.As(waitErr, &exitErr) && !errors.Is(waitErr, exec.ErrWaitDelay) {
-		return res, fmt.Errorf("wait for check %q: %w", command, waitErr)
-	}
-	res.Passed = res.ExitCode == 0 && !res.TimedOut
-	return res, nil
-}
-
-// waitExitNoReap blocks until pid has exited, leaving it unreaped.
-func waitExitNoReap(pid int) {
-	for {
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if !errors.Is(err, unix.EINTR) {
-			return
-		}
-	}
+	Name        string        `json:"name"` // "format", "test", or "check N" for an unnamed one
+	Command     string        `json:"command"`
+	ExitCode    int           `json:"exit_code"` // -1 when killed by a signal (a timeout, say)
+	Passed      bool          `json:"passed"`
+	TimedOut    bool          `json:"timed_out,omitempty"`
+	OutOfMemory bool          `json:"out_of_memory,omitempty"` // the memory cgroup's limit was hit
+	Output      string        `json:"output"`                  // stdout and stderr interleaved, capped (see outputLimit)
+	Duration    time.Duration `json:"duration_ns"`
+	Mode        string        `json:"mode"` // isolation mode: bwrap, namespaces or plain
 }
 
 // checkFailure is the user-facing reason for a failed check.
@@ -88,8 +24,10 @@ func checkFailure(r CheckResult, timeout time.Duration) string {
 	switch {
 	case r.TimedOut:
 		return fmt.Sprintf("check %q timed out after %s and was stopped", r.Command, timeout)
+	case r.OutOfMemory && r.ExitCode != 0:
+		return fmt.Sprintf("check %q ran out of memory (the sandbox's limit) and was stopped", r.Command)
 	case r.ExitCode < 0:
-		return fmt.Sprintf("check %q was killed by a signal", r.Command)
+		return fmt.Sprintf("check %q was killed by a signal (a process, CPU or file size limit, say)", r.Command)
 	}
 	return fmt.Sprintf("check %q failed (exit code %d)", r.Command, r.ExitCode)
 }
@@ -97,15 +35,11 @@ func checkFailure(r CheckResult, timeout time.Duration) string {
 // checkEnv is the whole environment a check sees: no variable of ours
 // (tokens, keys) is inherited. Go gets a per-repository cache, no network
 // and the toolchain that is installed.
-func checkEnv(w *workDir, cache string) []string {
-	path := os.Getenv("PATH")
-	if path == "" {
-		path = "/usr/local/bin:/usr/bin:/bin"
-	}
+func checkEnv(w *workDir, tmp, cache string) []string {
 	return []string{
-		"PATH=" + path,
+		"PATH=" + checkPATH,
 		"HOME=" + w.home,
-		"TMPDIR=" + w.tmp,
+		"TMPDIR=" + tmp,
 		"LANG=C",
 		"LC_ALL=C",
 		"GOCACHE=" + cache + "/go-build",
@@ -122,6 +56,10 @@ func checkEnv(w *workDir, cache string) []string {
 		"CI=true",
 	}
 }
+
+// checkPATH is the PATH checks see: system directories only (bwrap binds
+// /usr read-only; the Go toolchain lives in /usr/local/go).
+const checkPATH = "/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // outputLimit caps a check's captured output.
 const outputLimit = 64 << 10
@@ -164,4 +102,20 @@ func (c *cappedOutput) String() string {
 	}
 	cut := fmt.Sprintf("\n[… %d bytes cut: the output was longer than %d KiB …]\n", c.total-kept, (c.headMax+c.tailMax)>>10)
 	return strings.ToValidUTF8(string(c.head), "\uFFFD") + cut + strings.ToValidUTF8(string(tail), "\uFFFD")
+}
+
+// prepareEnv is checkEnv for the prepare phase: the module proxy is
+// reachable (network on), and the module cache is writable.
+func prepareEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		switch {
+		case strings.HasPrefix(kv, "GOPROXY="):
+			kv = "GOPROXY=https://proxy.golang.org,direct"
+		case strings.HasPrefix(kv, "GOSUMDB="):
+			kv = "GOSUMDB=sum.golang.org"
+		}
+		out = append(out, kv)
+	}
+	return out
 }

@@ -5,8 +5,9 @@
 // with a scrubbed environment, a timeout that kills the whole process
 // group, and capped output.
 //
-// This first cut runs checks as plain processes ("plain" mode); a later
-// mode adds namespaces or bubblewrap (no network, read-only system).
+// Checks run through a Runner: bubblewrap, the built-in namespaces
+// fallback, or (only when the operator says so) plain processes; see
+// runner.go and docs/security.md.
 package sandbox
 
 import (
@@ -16,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,9 +34,13 @@ type Request struct {
 	MirrorDir, Base string   // bare mirror and the commit (or ref) to start from
 	Diff            []byte   // a unified diff ...
 	Edits           []Edit   // ... or search/replace edits, applied in order
-	Checks          []string // sh -c commands run in the work tree, in order
-	CheckTimeout    time.Duration
-	Limits          Limits
+	Checks          []string // plain commands, named "check N" (the YAML config's `checks: [cmd, ...]`)
+	CheckSpecs      []Check  // named checks with their own timeouts, run after Checks
+	// Prepare commands run before the checks with network but no
+	// credential, writing only the repository's dependency cache.
+	Prepare      []string
+	CheckTimeout time.Duration
+	Limits       Limits
 }
 
 // Result of Verify. Failure is the user-facing reason the change did not
@@ -44,8 +50,35 @@ type Result struct {
 	Diff           []byte // canonical: `git diff` of Base against the new tree
 	Files          []string
 	Added, Deleted int
-	Checks         []CheckResult
-	Failure        string
+	// TouchesChecks lists changed files the checks depend on (tests, CI,
+	// check config, build files): the risk score counts them.
+	TouchesChecks []string
+	Prepare       []CheckResult // the prepare phase, when it ran
+	Checks        []CheckResult
+	Mode          string // the isolation mode the checks ran under
+	Failure       string
+	Refused       bool // Failure is admission's: the patch broke a rule or did not parse
+}
+
+// Summary is what the risk and confidence scores read from a Result.
+type Summary struct {
+	Verified              bool
+	ChecksRun, ChecksPass int
+	TimedOut              bool
+	Mode                  string
+	TouchesChecks         int
+}
+
+// Summary condenses the result.
+func (r Result) Summary() Summary {
+	s := Summary{Verified: r.Failure == "" && r.Diff != nil, ChecksRun: len(r.Checks), Mode: r.Mode, TouchesChecks: len(r.TouchesChecks)}
+	for _, c := range r.Checks {
+		if c.Passed {
+			s.ChecksPass++
+		}
+		s.TimedOut = s.TimedOut || c.TimedOut
+	}
+	return s
 }
 
 // Sandbox owns root/work (one directory per Verify) and root/cache (Go's
@@ -54,21 +87,63 @@ type Sandbox struct {
 	git       *gitops.Git
 	workRoot  string
 	cacheRoot string
+	opts      Options
+	// pristineRoot holds cached checkouts for layered work dirs; "" when
+	// layered work dirs are off (not root, no overlayfs).
+	pristineRoot string
+	runner       Runner
+	runnerErr    error // why no runner could be chosen; reported when a check must run
 }
 
-// New prepares root/work and root/cache.
+// New prepares root/work and root/cache with the default options: the
+// strongest isolation available here (bwrap, else namespaces).
 func New(root string, g *gitops.Git) (*Sandbox, error) {
+	return Open(root, g, Options{})
+}
+
+// Open prepares root/work and root/cache and chooses the runner. A
+// machine without isolation still opens (admission and apply work); Verify
+// fails when it has checks to run, saying what to install.
+func Open(root string, g *gitops.Git, opts Options) (*Sandbox, error) {
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("open sandbox: %w", err)
 	}
-	s := &Sandbox{git: g, workRoot: filepath.Join(root, "work"), cacheRoot: filepath.Join(root, "cache")}
+	s := &Sandbox{git: g, workRoot: filepath.Join(root, "work"), cacheRoot: filepath.Join(root, "cache"), opts: opts}
 	for _, d := range []string{s.workRoot, s.cacheRoot} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("open sandbox: %w", err)
 		}
+		// Searchable (not listable) so the unprivileged check uid can
+		// reach its own run dir in the namespaces and plain modes.
+		if err := os.Chmod(d, 0o711); err != nil {
+			return nil, fmt.Errorf("open sandbox: %w", err)
+		}
+	}
+	if !opts.NoLayers && layeredUsable() {
+		s.pristineRoot = filepath.Join(root, "pristine")
+		if err := os.MkdirAll(s.pristineRoot, 0o700); err != nil {
+			return nil, fmt.Errorf("open sandbox: %w", err)
+		}
+	}
+	if opts.Runner != nil {
+		s.runner = opts.Runner
+	} else {
+		s.runner, s.runnerErr = NewRunner(opts)
+	}
+	if errors.Is(s.runnerErr, ErrBadIsolation) {
+		return nil, fmt.Errorf("open sandbox: %w", s.runnerErr)
 	}
 	return s, nil
+}
+
+// Mode is the isolation mode checks run under, or the error that says
+// why none is available.
+func (s *Sandbox) Mode() (string, error) {
+	if s.runner == nil {
+		return "", s.runnerErr
+	}
+	return s.runner.Mode(), nil
 }
 
 // CacheDir is where checks of the repository mirrored at mirrorDir keep
@@ -83,7 +158,7 @@ func (s *Sandbox) CacheDir(mirrorDir string) string {
 // Verify applies the change to a fresh checkout of Base and runs the
 // checks. Anything wrong with the change itself ends up in
 // Result.Failure; the error is for internal failures only (a missing
-// mirror, a cancelled ctx). The work dir is always removed.
+// mirror, a cancelled ctx, no isolation). The work dir is always removed.
 func (s *Sandbox) Verify(ctx context.Context, req Request) (Result, error) {
 	if err := req.validate(); err != nil {
 		return Result{}, fmt.Errorf("verify: %w", err)
@@ -101,7 +176,7 @@ func (s *Sandbox) Verify(ctx context.Context, req Request) (Result, error) {
 	}
 	if err != nil {
 		if msg, ok := failure(err); ok {
-			return Result{Failure: msg}, nil
+			return Result{Failure: msg, Refused: true}, nil
 		}
 		return Result{}, fmt.Errorf("verify: %w", err)
 	}
@@ -109,12 +184,51 @@ func (s *Sandbox) Verify(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("verify: %w", err)
 	}
-	w, err := newWorkDir(ctx, s.git, s.workRoot, req.MirrorDir, base)
+	timeout := req.CheckTimeout
+	if timeout <= 0 {
+		timeout = DefaultCheckTimeout
+	}
+	// The checks come from the BASE commit's config, never the patch's.
+	checks, prepare, err := s.checksFor(ctx, req, base)
+	if errors.Is(err, ErrRepoConfig) {
+		return Result{Base: base, Failure: err.Error()}, nil
+	}
 	if err != nil {
 		return Result{}, fmt.Errorf("verify: %w", err)
 	}
-	defer w.remove()
+	checks = named(checks, timeout)
 
+	if s.pristineRoot == "" {
+		w, err := newWorkDir(ctx, s.git, s.workRoot, req.MirrorDir, base)
+		if err != nil {
+			return Result{}, fmt.Errorf("verify: %w", err)
+		}
+		defer w.remove()
+		return s.verifyIn(ctx, w, req, lim, admitted, base, checks, prepare, timeout)
+	}
+	pristine, err := s.pristineTree(ctx, req.MirrorDir, base)
+	if err != nil {
+		return Result{}, fmt.Errorf("verify: %w", err)
+	}
+	var res Result
+	var w *workDir
+	err = inPrivateMounts(func() error {
+		var err error
+		w, err = s.newLayeredWorkDir(pristine, s.opts.Resources.withDefaults(timeout).WorkBytes)
+		if err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		res, err = s.verifyIn(ctx, w, req, lim, admitted, base, checks, prepare, timeout)
+		return err
+	})
+	if w != nil {
+		w.remove() // outside: the mounts went with the thread
+	}
+	return res, err
+}
+
+// verifyIn applies, diffs and checks in the work dir w.
+func (s *Sandbox) verifyIn(ctx context.Context, w *workDir, req Request, lim Limits, admitted summary, base string, checks []Check, prepare []string, timeout time.Duration) (Result, error) {
 	res := Result{Base: base}
 	if msg, err := s.apply(ctx, w, req, lim, admitted.files, base); err != nil || msg != "" {
 		res.Failure = msg
@@ -124,29 +238,142 @@ func (s *Sandbox) Verify(ctx context.Context, req Request) (Result, error) {
 		res.Failure = msg
 		return res, err
 	}
-	cache := s.CacheDir(req.MirrorDir)
-	if err := os.MkdirAll(cache, 0o700); err != nil {
-		return res, fmt.Errorf("verify: %w", err)
+	res.TouchesChecks = TouchesChecks(res.Files)
+	if len(checks) == 0 && len(prepare) == 0 {
+		return res, nil
 	}
-	timeout := req.CheckTimeout
-	if timeout <= 0 {
-		timeout = DefaultCheckTimeout
+	if s.runner == nil {
+		return res, fmt.Errorf("verify: %w", s.runnerErr)
 	}
+	res.Mode = s.runner.Mode()
 	// Checks run last: they may rewrite anything in the work dir,
 	// .git/config included, so no git command runs there after them.
-	env := checkEnv(w, cache)
-	for _, command := range req.Checks {
-		r, err := runCheck(ctx, w.repo, env, command, timeout)
+	cache, err := s.prepareCache(req.MirrorDir)
+	if err != nil {
+		return res, fmt.Errorf("verify: %w", err)
+	}
+	if err := s.handOver(w); err != nil {
+		return res, fmt.Errorf("verify: %w", err)
+	}
+	objects, err := objectsDir(req.MirrorDir)
+	if err != nil {
+		return res, fmt.Errorf("verify: %w", err)
+	}
+	tmp := w.tmp
+	if res.Mode == ModeBwrap {
+		tmp = "/tmp" // private and size-capped
+	}
+	env := checkEnv(w, tmp, cache)
+	if len(prepare) > 0 {
+		penv := prepareEnv(env)
+		for i, command := range prepare {
+			r, err := s.runner.Run(ctx, Job{Name: fmt.Sprintf("prepare %d", i+1), Command: command, Dir: w.repo,
+				Writable: []string{w.home, w.tmp, cache}, ReadOnly: []string{objects}, Env: penv, Timeout: timeout,
+				Network: true, Limits: s.opts.Resources})
+			if err != nil {
+				return res, fmt.Errorf("verify: %w", err)
+			}
+			res.Prepare = append(res.Prepare, r)
+			if !r.Passed {
+				res.Failure = "prepare: " + checkFailure(r, timeout)
+				return res, nil
+			}
+		}
+	}
+	for _, c := range checks {
+		r, err := s.runner.Run(ctx, Job{Name: c.Name, Command: c.Command, Dir: w.repo,
+			Writable: []string{w.home, w.tmp, filepath.Join(cache, "go-build")},
+			ReadOnly: []string{objects, filepath.Join(cache, "gomod")},
+			Env:      env, Timeout: c.Timeout, Limits: s.opts.Resources})
 		if err != nil {
 			return res, fmt.Errorf("verify: %w", err)
 		}
 		res.Checks = append(res.Checks, r)
 		if !r.Passed {
-			res.Failure = checkFailure(r, timeout)
+			res.Failure = checkFailure(r, c.Timeout)
 			break
 		}
 	}
 	return res, nil
+}
+
+// checksFor: the Request's checks (the operator's config) when it has
+// any, else the base commit's .patchgit.yaml.
+func (s *Sandbox) checksFor(ctx context.Context, req Request, base string) ([]Check, []string, error) {
+	var checks []Check
+	for _, c := range req.Checks {
+		checks = append(checks, Check{Command: c})
+	}
+	checks = append(checks, req.CheckSpecs...)
+	prepare := req.Prepare
+	if len(checks) > 0 && len(prepare) > 0 {
+		return checks, prepare, nil
+	}
+	rc, err := readRepoConfig(ctx, s.git, req.MirrorDir, base)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(checks) == 0 {
+		checks = rc.Checks
+	}
+	if len(prepare) == 0 {
+		prepare = rc.Prepare
+	}
+	return checks, prepare, nil
+}
+
+// prepareCache makes the repository's cache dirs, owned by the check uid.
+func (s *Sandbox) prepareCache(mirror string) (string, error) {
+	cache := s.CacheDir(mirror)
+	for _, d := range []string{cache, filepath.Join(cache, "go-build"), filepath.Join(cache, "gomod")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return "", fmt.Errorf("create cache: %w", err)
+		}
+		if c := s.opts.cred(); c != nil {
+			if err := os.Lchown(d, int(c.Uid), int(c.Gid)); err != nil {
+				return "", fmt.Errorf("create cache: %w", err)
+			}
+		}
+	}
+	return cache, nil
+}
+
+// handOver gives the run dir to the check uid, so a check can write its
+// work tree but nothing of ours.
+func (s *Sandbox) handOver(w *workDir) error {
+	c := s.opts.cred()
+	if c == nil {
+		return nil
+	}
+	uid, gid := int(c.Uid), int(c.Gid)
+	if w.upper == "" {
+		return chownTree(w.dir, uid, gid)
+	}
+	// Layered: the pristine tree is the check uid's already; only what the
+	// change wrote (the upper dir, whose root is the tree's root) is ours.
+	for _, d := range []string{w.dir, w.home, w.tmp} {
+		if err := os.Lchown(d, uid, gid); err != nil {
+			return fmt.Errorf("hand over work dir: %w", err)
+		}
+	}
+	// Walk the upper dir to find what is ours, but chown through the
+	// overlay: overlayfs caches owners, so a change made beneath it would
+	// not count. These paths are in the upper dir already: no copy-up.
+	err := filepath.WalkDir(w.upper, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(w.upper, p)
+		err = os.Lchown(filepath.Join(w.repo, rel), uid, gid)
+		if errors.Is(err, fs.ErrNotExist) { // a whiteout: the change deleted it
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("hand over work dir: %w", err)
+	}
+	return nil
 }
 
 func (r Request) validate() error {
@@ -183,22 +410,18 @@ func (s *Sandbox) apply(ctx context.Context, w *workDir, req Request, lim Limits
 		}
 		return "", err
 	}
-	for _, args := range [][]string{
-		{"apply", "--check", "--whitespace=nowarn", "-"}, // all or nothing: nothing is written unless every hunk fits
-		{"apply", "--whitespace=nowarn", "-"},
-	} {
-		_, err := s.git.Run(ctx, w.repo, gitops.RunOpts{Stdin: bytes.NewReader(req.Diff)}, args...)
-		if err == nil {
-			continue
-		}
-		var gerr *gitops.Error
-		if ctx.Err() == nil && errors.As(err, &gerr) && gerr.ExitCode > 0 {
-			why := strings.ReplaceAll(gerr.Stderr, "error: ", "")
-			return fmt.Sprintf("the patch does not apply to %s: %s", base[:12], why), nil
-		}
-		return "", fmt.Errorf("verify: apply patch: %w", err)
+	// git apply is all or nothing without --reject: it checks every hunk
+	// before it writes a file (TestVerifyDiffThatDoesNotApply).
+	_, err = s.git.Run(ctx, w.repo, gitops.RunOpts{Stdin: bytes.NewReader(req.Diff)}, "apply", "--whitespace=nowarn", "-")
+	if err == nil {
+		return "", nil
 	}
-	return "", nil
+	var gerr *gitops.Error
+	if ctx.Err() == nil && errors.As(err, &gerr) && gerr.ExitCode > 0 {
+		why := strings.ReplaceAll(gerr.Stderr, "error: ", "")
+		return fmt.Sprintf("the patch does not apply to %s: %s", base[:12], why), nil
+	}
+	return "", fmt.Errorf("verify: apply patch: %w", err)
 }
 
 // canonical stages everything and diffs Base against it, so the diff the

@@ -1,8 +1,11 @@
 package sandbox
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -48,4 +51,46 @@ func TestSweepRemovesOnlyDeadWorkDirs(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.assertNoWorkDirs(t)
+}
+
+// TestSweepRemovesCgroupsOfDeadProcesses: a check cgroup named after a
+// pid that is gone is removed; one of a live pid stays.
+func TestSweepRemovesCgroupsOfDeadProcesses(t *testing.T) {
+	if !cgroupsHere() {
+		t.Skip("no cgroup v1 pids and memory controllers here")
+	}
+	dead := exec.Command("/bin/true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	stale := fmt.Sprintf("check-%d-1", dead.Process.Pid)
+	live := fmt.Sprintf("check-%d-2", os.Getppid())
+	var dirs []string
+	for _, ctl := range []string{"pids", "memory"} {
+		for _, name := range []string{stale, live} {
+			d := filepath.Join(cgroupRoot, ctl, "patchgit", name)
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			dirs = append(dirs, d)
+		}
+	}
+	t.Cleanup(func() {
+		for _, d := range dirs {
+			os.Remove(d)
+		}
+	})
+	f := newGreetFixture(t)
+	if err := f.sb.Sweep(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		_, err := os.Stat(d)
+		if strings.Contains(d, stale) && err == nil {
+			t.Errorf("stale cgroup %s left", d)
+		}
+		if strings.Contains(d, live) && err != nil {
+			t.Errorf("a live process's cgroup %s was removed", d)
+		}
+	}
 }

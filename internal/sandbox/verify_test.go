@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -50,7 +51,7 @@ func TestVerifyPassingPatchOnTheDemo(t *testing.T) {
 	if res.Failure != "" {
 		t.Fatalf("Failure = %q; checks: %+v", res.Failure, res.Checks)
 	}
-	if len(res.Checks) != 2 || !res.Checks[0].Passed || !res.Checks[1].Passed || res.Checks[1].Mode != ModePlain {
+	if len(res.Checks) != 2 || !res.Checks[0].Passed || !res.Checks[1].Passed || res.Checks[1].Mode != ModeBwrap {
 		t.Fatalf("checks: %+v", res.Checks)
 	}
 	if !strings.Contains(res.Checks[1].Output, "ok") || !slices.Equal(res.Files, []string{"greet.go", "greet_test.go"}) || res.Added != 4 || res.Deleted != 4 {
@@ -94,9 +95,10 @@ func TestVerifyReportsAFailingCheckAndStops(t *testing.T) {
 
 func TestVerifyTimeoutKillsTheProcessGroup(t *testing.T) {
 	f := newGreetFixture(t)
+	marker := uniqueSleep()
 	res := f.verify(t, Request{
 		Diff:         []byte(greetDiff),
-		Checks:       []string{`sleep 60 & echo "child=$!"; sleep 60`},
+		Checks:       []string{marker + ` & echo started; ` + marker},
 		CheckTimeout: time.Second,
 	})
 	c := res.Checks[0]
@@ -106,49 +108,69 @@ func TestVerifyTimeoutKillsTheProcessGroup(t *testing.T) {
 	if !strings.Contains(res.Failure, "timed out after 1s") {
 		t.Errorf("Failure = %q", res.Failure)
 	}
-	pidText, ok := strings.CutPrefix(strings.TrimSpace(c.Output), "child=")
-	pid, err := strconv.Atoi(pidText)
-	if !ok || err != nil {
-		t.Fatalf("no child pid in %q", c.Output)
+	if !strings.Contains(c.Output, "started") {
+		t.Fatalf("the check did not start its child: %q", c.Output)
 	}
-	waitDead(t, pid)
+	waitNoneRunning(t, marker)
 }
 
-// waitDead gives the kernel time to finish a SIGKILLed process. The bound
-// is generous: it is not a speed assertion, only a stop for a test that
-// would otherwise wait forever on a survivor.
-func waitDead(t *testing.T, pid int) {
+// uniqueSleep is a sleep command whose argument no other process uses, so
+// a survivor can be found by its command line from outside the sandbox's
+// PID namespace.
+func uniqueSleep() string {
+	return fmt.Sprintf("sleep 60.%d", time.Now().UnixNano()%1000000000)
+}
+
+// waitNoneRunning gives the kernel time to finish SIGKILLed processes.
+// The bound is generous: it is not a speed assertion, only a stop for a
+// test that would otherwise wait forever on a survivor.
+func waitNoneRunning(t *testing.T, cmdline string) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !processDead(pid); {
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		pids := processesRunning(cmdline)
+		if len(pids) == 0 {
+			return
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("process %d survived its check", pid)
+			t.Fatalf("processes %v (%q) survived their check", pids, cmdline)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// processDead: gone, or a zombie (dead; only its parent may reap it).
-func processDead(pid int) bool {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
+// processesRunning lists live (not zombie) processes whose command line
+// is cmdline.
+func processesRunning(cmdline string) []int {
+	want := strings.ReplaceAll(cmdline, " ", "\x00") + "\x00"
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || string(b) != want {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if i := strings.LastIndexByte(string(stat), ')'); err == nil && i > 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
+			continue
+		}
+		pids = append(pids, pid)
 	}
-	i := strings.LastIndexByte(string(stat), ')')
-	return i > 0 && len(stat) > i+2 && stat[i+2] == 'Z'
+	return pids
 }
 
 func TestVerifyLeftoverBackgroundJobIsKilled(t *testing.T) {
 	f := newGreetFixture(t)
-	res := f.verify(t, Request{Diff: []byte(greetDiff), Checks: []string{`sleep 60 & echo "child=$!"`}})
+	marker := uniqueSleep()
+	res := f.verify(t, Request{Diff: []byte(greetDiff), Checks: []string{marker + ` & echo started`}})
 	c := res.Checks[0]
-	if !c.Passed {
+	if !c.Passed || !strings.Contains(c.Output, "started") {
 		t.Fatalf("check = %+v", c)
 	}
-	pid, err := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(c.Output), "child="))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitDead(t, pid)
+	waitNoneRunning(t, marker)
 }
 
 func TestVerifyCapsOutput(t *testing.T) {
@@ -171,7 +193,7 @@ func TestVerifyCheckEnvironmentHasNoSecrets(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"GOPROXY=off", "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod", "LANG=C",
-		"HOME=" + filepath.Join(f.root, "work"), "TMPDIR=" + filepath.Join(f.root, "work"),
+		"HOME=" + filepath.Join(f.root, "work"), "TMPDIR=/tmp",
 		"GOCACHE=" + filepath.Join(f.root, "cache"), "GOMODCACHE=" + filepath.Join(f.root, "cache")} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check environment lacks %q:\n%s", want, out)

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/patchgit/patchgit/internal/gitops"
 	"golang.org/x/sys/unix"
@@ -22,15 +23,12 @@ import (
 // process) removes only directories whose owner died.
 type workDir struct {
 	dir, repo, home, tmp string
+	upper                string // layered: the overlay's upper dir (what the change wrote)
 	lock                 *os.File
 }
 
-// newWorkDir makes a fresh checkout of base. Instead of `git clone
-// --shared` it runs `git init` and points objects/info/alternates at the
-// mirror: the same borrowing of objects, but no refs are copied (a GitHub
-// mirror holds thousands of refs/pull/*) and there is no origin remote to
-// scrub. See BenchmarkNewWorkDir.
-func newWorkDir(ctx context.Context, g *gitops.Git, workRoot, mirror, base string) (w *workDir, err error) {
+// newRunDir makes run-XXXX with home and tmp, locked.
+func newRunDir(workRoot string) (*workDir, error) {
 	dir, err := os.MkdirTemp(workRoot, "run-")
 	if err != nil {
 		return nil, fmt.Errorf("create work dir: %w", err)
@@ -45,22 +43,36 @@ func newWorkDir(ctx context.Context, g *gitops.Git, workRoot, mirror, base strin
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("lock work dir: %w", err)
 	}
-	w = &workDir{dir: dir, repo: filepath.Join(dir, "repo"), home: filepath.Join(dir, "home"), tmp: filepath.Join(dir, "tmp"), lock: lock}
+	w := &workDir{dir: dir, repo: filepath.Join(dir, "repo"), home: filepath.Join(dir, "home"), tmp: filepath.Join(dir, "tmp"), lock: lock}
+	for _, d := range []string{w.home, w.tmp} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			w.remove()
+			return nil, fmt.Errorf("create work dir: %w", err)
+		}
+	}
+	return w, nil
+}
+
+// newWorkDir makes a fresh checkout of base. Instead of `git clone
+// --shared` it runs `git init` and points objects/info/alternates at the
+// mirror: the same borrowing of objects, but no refs are copied (a GitHub
+// mirror holds thousands of refs/pull/*) and there is no origin remote to
+// scrub. See BenchmarkNewWorkDir.
+func newWorkDir(ctx context.Context, g *gitops.Git, workRoot, mirror, base string) (w *workDir, err error) {
+	w, err = newRunDir(workRoot)
+	if err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			w.remove()
 		}
 	}()
-	for _, d := range []string{w.home, w.tmp} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			return nil, fmt.Errorf("create work dir: %w", err)
-		}
-	}
 	objects, err := objectsDir(mirror)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := g.Run(ctx, dir, gitops.RunOpts{}, "init", "--quiet", "--template=", "--", w.repo); err != nil {
+	if _, err := g.Run(ctx, w.dir, gitops.RunOpts{}, "init", "--quiet", "--template=", "--", w.repo); err != nil {
 		return nil, fmt.Errorf("create work dir: %w", err)
 	}
 	info := filepath.Join(w.repo, ".git", "objects", "info")
@@ -122,13 +134,27 @@ func removeAll(dir string) error {
 // Sweep removes work dirs that no live Verify holds (left by a crash).
 // It is safe to call at any time, also while other Verify calls run.
 func (s *Sandbox) Sweep() error {
+	if os.Geteuid() == 0 {
+		sweepCgroups()
+	}
+	var runs []string
 	entries, err := os.ReadDir(s.workRoot)
 	if err != nil {
 		return fmt.Errorf("sweep work dirs: %w", err)
 	}
-	var errs []error
 	for _, e := range entries {
-		p := filepath.Join(s.workRoot, e.Name())
+		runs = append(runs, filepath.Join(s.workRoot, e.Name()))
+	}
+	if s.pristineRoot != "" { // a pristine tree being made when we crashed
+		entries, _ := os.ReadDir(s.pristineRoot)
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), "run-") {
+				runs = append(runs, filepath.Join(s.pristineRoot, e.Name()))
+			}
+		}
+	}
+	var errs []error
+	for _, p := range runs {
 		f, err := os.Open(p)
 		if err != nil {
 			errs = append(errs, err)
@@ -147,4 +173,14 @@ func (s *Sandbox) Sweep() error {
 		return fmt.Errorf("sweep work dirs: %w", err)
 	}
 	return nil
+}
+
+// FreshWorkDir makes the same fresh checkout of base that Verify uses
+// (for benchmarks and a remote runner's preparation). remove deletes it.
+func (s *Sandbox) FreshWorkDir(ctx context.Context, mirror, base string) (tree string, remove func() error, err error) {
+	w, err := newWorkDir(ctx, s.git, s.workRoot, mirror, base)
+	if err != nil {
+		return "", nil, err
+	}
+	return w.repo, w.remove, nil
 }
