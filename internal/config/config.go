@@ -23,6 +23,9 @@ type Config struct {
 	Budget   BudgetConfig  `yaml:"budget"`
 	Helper   HelperConfig  `yaml:"helper"` // the helper machine: config/helper.go
 	Repos    []Repo        `yaml:"repos"`  // file only: lists are not settable from the environment
+
+	// Assistant is the model chain: config/assistant.go.
+	Assistant AssistantConfig `yaml:"assistant"`
 }
 
 // SSHConfig is the SSH listener and its pre-auth and session limits.
@@ -174,6 +177,9 @@ func defaults(lookup func(string) (string, bool)) Config {
 			MaxHelperMB:   4096,
 			CheaperPlan:   true,
 		},
+
+		// The offline assistant unless providers are configured.
+		Assistant: defaultAssistant(),
 	}
 }
 

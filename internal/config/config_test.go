@@ -117,7 +117,7 @@ func TestMissingFile(t *testing.T) {
 
 func TestFileErrorsNameTheKey(t *testing.T) {
 	cases := map[string]struct{ body, want string }{
-		"unknown top-level key": {"colour: red\n", `colour (line 1): unknown key (valid keys here: author, budget, data_dir,`},
+		"unknown top-level key": {"colour: red\n", `colour (line 1): unknown key (valid keys here: assistant, author, budget, data_dir,`},
 		"unknown nested key":    {"ssh:\n  adr: :22\n", `ssh.adr (line 2): unknown key (valid keys here: addr, idle_timeout,`},
 		"unknown key in a list": {"repos:\n  - name: a\n    url: /r\n    forg: local\n", `repos[0].forg (line 4): unknown key`},
 		"not a number":          {"jobs:\n  concurrency: many\n", `jobs.concurrency (line 2): "many" is not a whole number`},
@@ -173,6 +173,11 @@ func TestEveryEnvVarSetsItsField(t *testing.T) {
 		"helper.digitalocean.api_url": "https://api.example.com", "helper.ssh.host": "build.example.com",
 		"helper.ssh.port": "2201", "helper.ssh.user": "ci", "helper.ssh.host_key": "ssh-ed25519 AAAA",
 		"helper.ssh.memory_mb": "4096", "helper.ssh.vcpus": "2", "helper.ssh.price_hourly": "0.05",
+		"assistant.tiers.base.provider": "p1", "assistant.tiers.base.model": "m1", "assistant.tiers.helper.provider": "p2",
+		"assistant.tiers.helper.model": "m2", "assistant.tiers.external.provider": "p3", "assistant.tiers.external.model": "m3",
+		"assistant.plan.tier": "helper", "assistant.plan.model": "m4", "assistant.plan.max_output_tokens": "512",
+		"assistant.patch.tier": "external", "assistant.patch.model": "m5", "assistant.patch.max_output_tokens": "2048",
+		"assistant.context_tokens": "9000",
 	}
 	vars := EnvVars()
 	if len(vars) != len(values) {

@@ -85,7 +85,8 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateRepos()...)
 	errs = append(errs, c.validateGate()...) // gate.go
 	errs = append(errs, c.validateBudget()...)
-	errs = append(errs, c.validateHelper()...) // helper.go
+	errs = append(errs, c.validateHelper()...)    // helper.go
+	errs = append(errs, c.validateAssistant()...) // assistant.go
 	return errors.Join(errs...)
 }
 
