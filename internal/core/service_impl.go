@@ -412,11 +412,6 @@ func (c *Core) Job(_ context.Context, id string) (Job, error) {
 	return *j, nil
 }
 
-func toPR(p forge.PR) PR {
-	return PR{Repo: p.Repo, Number: p.Number, Title: p.Title, Body: p.Body, Base: p.Base, Head: p.Head,
-		State: p.State, URL: p.URL, Created: p.Created}
-}
-
 func (c *Core) forgeOf(repo string) (forge.Forge, error) {
 	r, err := c.repo(repo)
 	if err != nil {
@@ -445,9 +440,7 @@ func (c *Core) PRs(ctx context.Context, repo string) ([]PR, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, p := range prs {
-			out = append(out, toPR(p))
-		}
+		out = append(out, prs...)
 	}
 	return out, nil
 }
@@ -477,21 +470,12 @@ func (c *Core) actOnPR(ctx context.Context, actor, repo string, number int, kind
 		_, err := c.opt.Audit.Append(tx, kind, actor, fmt.Sprintf("%s#%d", repo, number), map[string]string{"head": pr.Head, "base": pr.Base})
 		return err
 	})
-	return toPR(pr), err
+	return pr, err
 }
 
 // Audit implements Service.
 func (c *Core) Audit(_ context.Context, from uint64, limit int) ([]AuditEntry, error) {
-	es, err := c.opt.Audit.List(from, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]AuditEntry, 0, len(es))
-	for _, e := range es {
-		out = append(out, AuditEntry{Seq: e.Seq, Time: e.Time, Kind: e.Kind, Actor: e.Actor, Subject: e.Subject,
-			Data: e.Data, Prev: e.Prev, Hash: e.Hash})
-	}
-	return out, nil
+	return c.opt.Audit.List(from, limit)
 }
 
 // VerifyAudit implements Service.
@@ -500,7 +484,7 @@ func (c *Core) VerifyAudit(context.Context) (AuditReport, error) {
 	if err != nil {
 		return AuditReport{}, err
 	}
-	return AuditReport{OK: r.OK, Entries: r.Entries, HeadSeq: r.HeadSeq, HeadHash: r.HeadHash, Problem: r.Problem}, nil
+	return r, nil
 }
 
 // Subscribe implements Service.

@@ -4,7 +4,12 @@
 // control socket, web mirror, remote TUI) talks to.
 package core
 
-import "time"
+import (
+	"time"
+
+	"github.com/patchgit/patchgit/internal/audit"
+	"github.com/patchgit/patchgit/internal/forge"
+)
 
 // ProposalState is persisted as a string: never reorder or renumber.
 type ProposalState string
@@ -249,39 +254,14 @@ type Step struct {
 	Time  time.Time         `json:"time"`
 }
 
-// PR is a pull request as the forge reports it.
-type PR struct {
-	Repo    string    `json:"repo"`
-	Number  int       `json:"number"`
-	Title   string    `json:"title"`
-	Body    string    `json:"body"`
-	Base    string    `json:"base"`
-	Head    string    `json:"head"`
-	State   string    `json:"state"` // "open", "closed", "merged"
-	URL     string    `json:"url"`
-	Created time.Time `json:"created"`
-}
-
-// AuditEntry is one hash-chained audit record as front ends see it.
-type AuditEntry struct {
-	Seq     uint64            `json:"seq"`
-	Time    time.Time         `json:"time"`
-	Kind    string            `json:"kind"`
-	Actor   string            `json:"actor"`
-	Subject string            `json:"subject"`
-	Data    map[string]string `json:"data,omitempty"`
-	Prev    string            `json:"prev"`
-	Hash    string            `json:"hash"`
-}
-
-// AuditReport is the result of verifying the chain.
-type AuditReport struct {
-	OK       bool   `json:"ok"`
-	Entries  uint64 `json:"entries"`
-	HeadSeq  uint64 `json:"head_seq"`
-	HeadHash string `json:"head_hash"`
-	Problem  string `json:"problem,omitempty"` // first problem found, user-facing
-}
+// PR is a pull request as the forge reports it; AuditEntry and AuditReport
+// are the audit log's own types. Aliases, so the layers share one
+// definition instead of copying fields across.
+type (
+	PR          = forge.PR
+	AuditEntry  = audit.Entry
+	AuditReport = audit.Report
+)
 
 // WebLink is a one-time sign-in link for the web mirror.
 type WebLink struct {
