@@ -91,6 +91,10 @@ func TestE2EPasteReviewGoPublishes(t *testing.T) {
 	if err != nil || !regexp.MustCompile(`demo\s+#1\s+open\s+`+regexp.QuoteMeta(got[0])).MatchString(out) {
 		t.Fatalf("patchgit prs: %v\n%s", err, out)
 	}
+	// The PR body links the proposal's page on the web mirror.
+	if out, err := patchgit(t, data, "", "prs", "show", "1"); err != nil || !regexp.MustCompile(`\(http://127\.0\.0\.1:\d+/proposals/[0-9a-f]+\)`).MatchString(out) {
+		t.Fatalf("the PR body does not link the proposal on the web mirror: %v\n%s", err, out)
+	}
 
 	// Bad input in the chat: a path escaping the repository. It is the next
 	// revision of the published proposal (docs/forges.md), refused in

@@ -158,6 +158,7 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon 
 		Logger:        log,
 		Fault:         fault,
 		WebLinks:      p.web,
+		ProposalURL:   p.web.ProposalURL, // PR bodies link the proposal on the web mirror
 	})
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"github.com/patchgit/patchgit/internal/budget"
 	"strings"
 	"time"
 )
@@ -43,12 +44,14 @@ func (c *Core) prBody(p *Proposal, rev *Revision, repo RepoSpec, commit, base st
 	if rev.CostMicros == nil {
 		b.WriteString("No cost was recorded for this revision (no model or helper was metered).\n")
 	} else {
-		fmt.Fprintf(&b, "$%.4f spent on this revision.\n", float64(*rev.CostMicros)/1e6)
+		fmt.Fprintf(&b, "%s spent on this revision.\n", budget.Micros(*rev.CostMicros))
 	}
 	b.WriteString("\n## Proposal\n")
 	link := fmt.Sprintf("proposal %s", p.ID)
 	if c.opt.ProposalURL != nil {
-		link = fmt.Sprintf("[proposal %s](%s)", ShortID(p.ID), c.opt.ProposalURL(p.ID))
+		if u := c.opt.ProposalURL(p.ID); u != "" { // "" while the mirror is not serving
+			link = fmt.Sprintf("[proposal %s](%s)", ShortID(p.ID), u)
+		}
 	}
 	fmt.Fprintf(&b, "PatchGit %s, revision %d, commit %s on %s at %s.\n", link, rev.N, shortSHA(commit), repo.BaseBranch, shortSHA(base))
 	merge := "PatchGit never merges: that is your call."

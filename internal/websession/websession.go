@@ -96,6 +96,16 @@ func (s *Store) SetBaseURL(base string) {
 	s.base.Store(&base)
 }
 
+// ProposalURL is a proposal's page on the mirror, for links in PR bodies;
+// "" until the mirror serves (no base URL yet).
+func (s *Store) ProposalURL(id string) string {
+	base := s.base.Load()
+	if base == nil || *base == "" {
+		return ""
+	}
+	return *base + "/proposals/" + url.PathEscape(id)
+}
+
 // NewToken returns a 256-bit random token, URL-safe.
 func NewToken() (string, error) {
 	b := make([]byte, 32)

@@ -161,3 +161,14 @@ func TestTokensAreNotStored(t *testing.T) {
 		}
 	}
 }
+
+func TestProposalURLFollowsTheBaseURL(t *testing.T) {
+	s, _, _ := newStore(t)
+	if got := s.ProposalURL("abc"); got != "" {
+		t.Fatalf("before the mirror serves: %q, want no link", got)
+	}
+	s.SetBaseURL("https://pg.example.com/")
+	if got, want := s.ProposalURL("0123abcd"), "https://pg.example.com/proposals/0123abcd"; got != want {
+		t.Fatalf("ProposalURL = %q, want %q", got, want)
+	}
+}
