@@ -2,7 +2,7 @@ package tui
 
 import (
 	"fmt"
-	"strconv"
+	"github.com/patchgit/patchgit/internal/budget"
 	"strings"
 
 	"github.com/patchgit/patchgit/internal/core"
@@ -249,19 +249,9 @@ func (pp *proposalPane) jobText(j *core.Job) string {
 	return s
 }
 
-// formatMicros writes micro-dollars as dollars with no trailing zeros
-// beyond the cents: 1500000 -> $1.50, 1234 -> $0.001234.
-func formatMicros(micros int64) string {
-	sign := ""
-	if micros < 0 {
-		sign, micros = "-", -micros
-	}
-	frac := strings.TrimRight(fmt.Sprintf("%06d", micros%1_000_000), "0")
-	for len(frac) < 2 {
-		frac += "0"
-	}
-	return sign + "$" + strconv.FormatInt(micros/1_000_000, 10) + "." + frac
-}
+// formatMicros writes micro-dollars as dollars the way every front end
+// does (budget.Micros: at least cents, no trailing zeros beyond).
+func formatMicros(micros int64) string { return budget.Micros(micros).String() }
 
 // clean makes a one-line piece of outside text safe to print.
 func clean(s string) string {
