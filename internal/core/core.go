@@ -36,8 +36,8 @@ type RepoSpec struct {
 // Author signs PatchGit's commits.
 type Author struct{ Name, Email string }
 
-// Options wires core to its parts. Every field but Logger, Now and Fault
-// is required.
+// Options wires core to its parts. DB, Audit, Git, Sandbox, Forges and
+// Repos are required; the rest have defaults or are off when nil.
 type Options struct {
 	DB      *store.DB
 	Audit   *audit.Log

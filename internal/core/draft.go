@@ -21,7 +21,7 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 		return err
 	}
 	if p.State != StateDraft || len(p.Revisions) != j.Revision {
-		return c.finishJob(j, "superseded by a newer revision or cancelled", nil)
+		return c.finishJob(j, "superseded by a newer revision or cancelled")
 	}
 	rev := p.Revision(j.Revision)
 	repo, err := c.repo(p.Repo)
@@ -122,7 +122,7 @@ func (c *Core) recordDraft(j *Job, repo RepoSpec, change assist.Change, base str
 }
 
 // finishJob closes a job in its own transaction.
-func (c *Core) finishJob(j *Job, progress string, _ error) error {
+func (c *Core) finishJob(j *Job, progress string) error {
 	return c.update(func(tx *bolt.Tx, emit func(Event)) error {
 		return c.closeJob(tx, emit, j, JobDone, progress)
 	})

@@ -2,6 +2,7 @@ package core
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -70,7 +71,7 @@ func listMessages(tx *bolt.Tx, conversationID string) ([]Message, error) {
 	c := tx.Bucket(store.BucketMessages).Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		var m Message
-		if err := jsonUnmarshal(v, &m); err != nil {
+		if err := json.Unmarshal(v, &m); err != nil {
 			return nil, err
 		}
 		out = append(out, m)

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -329,7 +330,7 @@ func (c *Core) recover() error {
 		var running []*Job
 		if err := tx.Bucket(store.BucketJobs).ForEach(func(_, v []byte) error {
 			var j Job
-			if err := jsonUnmarshal(v, &j); err != nil {
+			if err := json.Unmarshal(v, &j); err != nil {
 				return err
 			}
 			if j.State == JobRunning {

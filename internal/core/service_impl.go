@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -31,7 +32,7 @@ func (c *Core) Conversations(_ context.Context, repo string) ([]Conversation, er
 	err := c.opt.DB.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(store.BucketConversations).ForEach(func(_, v []byte) error {
 			var cv Conversation
-			if err := jsonUnmarshal(v, &cv); err != nil {
+			if err := json.Unmarshal(v, &cv); err != nil {
 				return err
 			}
 			if repo == "" || cv.Repo == repo {
@@ -136,7 +137,7 @@ func (c *Core) reviseOrCreate(tx *bolt.Tx, emit func(Event), actor string, cv *C
 	var open, latest *Proposal
 	if err := tx.Bucket(store.BucketProposals).ForEach(func(_, v []byte) error {
 		var p Proposal
-		if err := jsonUnmarshal(v, &p); err != nil {
+		if err := json.Unmarshal(v, &p); err != nil {
 			return err
 		}
 		if p.ConversationID != cv.ID {
@@ -245,7 +246,7 @@ func (c *Core) Proposals(_ context.Context, repo string, state ProposalState) ([
 	err := c.opt.DB.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(store.BucketProposals).ForEach(func(_, v []byte) error {
 			var p Proposal
-			if err := jsonUnmarshal(v, &p); err != nil {
+			if err := json.Unmarshal(v, &p); err != nil {
 				return err
 			}
 			if (repo == "" || p.Repo == repo) && (state == "" || p.State == state) {
@@ -380,7 +381,7 @@ func (c *Core) Jobs(context.Context) ([]Job, error) {
 	err := c.opt.DB.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(store.BucketJobs).ForEach(func(_, v []byte) error {
 			var j Job
-			if err := jsonUnmarshal(v, &j); err != nil {
+			if err := json.Unmarshal(v, &j); err != nil {
 				return err
 			}
 			out = append(out, j)

@@ -8,8 +8,6 @@ import (
 	"github.com/patchgit/patchgit/internal/store"
 )
 
-func jsonUnmarshal(v []byte, p *PR) error { return json.Unmarshal(v, p) }
-
 func putPR(b *bolt.Bucket, p PR) error {
 	raw, err := json.Marshal(p)
 	if err != nil {

@@ -2,6 +2,7 @@ package forge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -58,7 +59,7 @@ func (l *Local) OpenPR(ctx context.Context, req OpenRequest) (PR, error) {
 		// Idempotent: an open PR with this head is the answer.
 		if err := b.ForEach(func(_, v []byte) error {
 			var p PR
-			if err := jsonUnmarshal(v, &p); err != nil {
+			if err := json.Unmarshal(v, &p); err != nil {
 				return err
 			}
 			if p.Head == req.Head && p.State == StateOpen {
@@ -121,7 +122,7 @@ func (l *Local) GetPR(_ context.Context, repo string, number int) (PR, error) {
 		if v == nil {
 			return fmt.Errorf("%w: %s #%d", ErrNoSuchPR, repo, number)
 		}
-		return jsonUnmarshal(v, &pr)
+		return json.Unmarshal(v, &pr)
 	})
 	if err != nil {
 		return PR{}, fmt.Errorf("read pull request: %w", err)
@@ -140,7 +141,7 @@ func (l *Local) List(_ context.Context, repo string) ([]PR, error) {
 		c := b.Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
 			var p PR
-			if err := jsonUnmarshal(v, &p); err != nil {
+			if err := json.Unmarshal(v, &p); err != nil {
 				return err
 			}
 			out = append(out, p)
@@ -213,7 +214,7 @@ func (l *Local) update(repo string, number int, fn func(p *PR) error) (PR, error
 		if v == nil {
 			return fmt.Errorf("%w: %s #%d", ErrNoSuchPR, repo, number)
 		}
-		if err := jsonUnmarshal(v, &pr); err != nil {
+		if err := json.Unmarshal(v, &pr); err != nil {
 			return err
 		}
 		if pr.State != StateOpen {
