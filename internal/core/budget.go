@@ -182,19 +182,21 @@ func (c *Core) chooseExecution(tx *bolt.Tx, actor string, p *Proposal, approveEx
 		budget.Micros(shown.Escalation.CostMicros), strings.Join(shown.Escalation.Why, "; ")), nil
 }
 
-// awaitApproval pauses a draft whose helper step the budget refused: the
-// proposal stays in Draft, waiting for approval, with the reason.
-func (c *Core) awaitApproval(j *Job, refusal error) error {
-	reason := "the budget refused the sandbox verify: " + refusal.Error()
+// awaitApproval pauses a draft whose next step needs the person's approval
+// of spend (the budget refused it, or it uses the external tier): the
+// proposal stays in Draft, waiting for approval, with esc on screen.
+func (c *Core) awaitApproval(j *Job, esc Escalation) error {
+	reason := strings.Join(esc.Why, "; ")
 	return c.update(func(tx *bolt.Tx, emit func(Event)) error {
 		p, err := getProposal(tx, j.ProposalID)
 		if err != nil {
 			return err
 		}
 		if p.State == StateDraft && len(p.Revisions) == j.Revision {
-			p.Waiting, p.Reason, p.Updated = WaitingApproval, reason, c.now()
+			p.Waiting, p.Awaiting, p.Reason, p.Updated = WaitingApproval, &esc, reason, c.now()
 			if _, err := c.opt.Audit.Append(tx, "proposal.awaiting_approval", "patchgit", p.ID, map[string]string{
-				"revision": fmt.Sprint(j.Revision), "reason": reason}); err != nil {
+				"revision": fmt.Sprint(j.Revision), "reason": reason, "what": esc.What,
+				"cost_micros": fmt.Sprint(esc.CostMicros)}); err != nil {
 				return err
 			}
 			if err := putProposal(tx, p); err != nil {
@@ -207,6 +209,11 @@ func (c *Core) awaitApproval(j *Job, refusal error) error {
 		}
 		return c.closeJob(tx, emit, j, JobDone, "awaiting approval of spend")
 	})
+}
+
+// refusalEscalation is what to ask when the budget refused a helper step.
+func refusalEscalation(what string, refusal error) Escalation {
+	return Escalation{What: what, Why: []string{"the budget refused " + what + ": " + refusal.Error()}}
 }
 
 // reverify is the execute job's check before the commit. The full plan

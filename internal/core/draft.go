@@ -58,12 +58,12 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 		return &Failure{User: "the message holds no unified diff or search/replace blocks"}
 	}
 	var res sandbox.Result
-	err = c.onHelper(ctx, j, "sandbox verify (draft)", false, func(ctx context.Context) (err error) {
+	err = c.onHelper(ctx, j, "sandbox verify (draft)", j.SpendApproved, func(ctx context.Context) (err error) {
 		res, err = c.opt.Sandbox.Verify(ctx, req)
 		return err
 	})
 	if isRefusal(err) {
-		return c.awaitApproval(j, err)
+		return c.awaitApproval(j, refusalEscalation("the sandbox verify", err))
 	}
 	if err != nil {
 		return &Failure{User: "the sandbox could not run; see the daemon log", Err: err}

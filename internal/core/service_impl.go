@@ -165,7 +165,7 @@ func (c *Core) reviseOrCreate(tx *bolt.Tx, emit func(Event), actor string, cv *C
 		}
 	}
 	open.Title = change.Title
-	open.Waiting = WaitingNone // a new revision is priced afresh
+	open.Waiting, open.Awaiting = WaitingNone, nil // a new revision is priced afresh
 	open.Revisions = append(open.Revisions, c.newRevision(len(open.Revisions)+1, text, change))
 	open.Updated = c.now()
 	if _, err := c.opt.Audit.Append(tx, "proposal.revised", actor, open.ID, map[string]string{"revision": fmt.Sprint(len(open.Revisions))}); err != nil {

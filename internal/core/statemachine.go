@@ -39,7 +39,7 @@ func (c *Core) transition(tx *bolt.Tx, p *Proposal, to ProposalState, actor, rea
 	p.State = to
 	p.Reason = reason
 	if to != StateDraft {
-		p.Waiting = WaitingNone
+		p.Waiting, p.Awaiting = WaitingNone, nil
 	}
 	p.Updated = c.now()
 	data := map[string]string{"from": string(from), "to": string(to), "revision": fmt.Sprint(len(p.Revisions))}

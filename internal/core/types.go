@@ -80,6 +80,9 @@ type Proposal struct {
 	Title          string        `json:"title"`
 	State          ProposalState `json:"state"`
 	Waiting        Waiting       `json:"waiting,omitempty"`
+	// Awaiting is what the person is asked to approve while Waiting is
+	// WaitingApproval (nil otherwise): why, what runs, what it costs.
+	Awaiting *Escalation `json:"awaiting,omitempty"`
 	// Reason is the user-facing explanation of the last state change into
 	// Draft, Failed or Cancelled.
 	Reason    string     `json:"reason,omitempty"`
@@ -128,6 +131,9 @@ type Revision struct {
 	Risk       *Score        `json:"risk,omitempty"`
 	Confidence *Score        `json:"confidence,omitempty"`
 	CostMicros *int64        `json:"cost_micros,omitempty"` // projected cost of GO, micro-dollars
+	// Spent is what drafting this revision cost, one line per stage and
+	// category (model tokens, helper time), settled from the ledger.
+	Spent []CostLine `json:"spent,omitempty"`
 	// Execution is what GO will run and what it costs: nil until the
 	// revision is verified (and when no budget is configured).
 	Execution *Execution `json:"execution,omitempty"`
@@ -158,12 +164,21 @@ type ExecutionPlan struct {
 type CostLine struct {
 	Stage      string `json:"stage"`
 	What       string `json:"what"`
+	Category   string `json:"category,omitempty"` // CostModel, CostHelper, CostExternal
 	CostMicros int64  `json:"cost_micros"`
 }
+
+// Cost categories of a CostLine.
+const (
+	CostModel    = "model tokens" // base or helper tier model calls
+	CostExternal = "external API" // the external tier (always approved)
+	CostHelper   = "helper time"  // sandbox and helper machine time
+)
 
 // Escalation is what the confirm screen's "Approve extra spend" panel
 // shows.
 type Escalation struct {
+	What          string   `json:"what,omitempty"` // what runs when approved
 	Why           []string `json:"why"`            // the rules that ask for approval
 	CostMicros    int64    `json:"cost_micros"`    // the preferred plan's projection
 	ApproveMicros int64    `json:"approve_micros"` // what the toggle approves: projection + margin
