@@ -7,6 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/patchgit/patchgit/internal/assess"
 	"github.com/patchgit/patchgit/internal/assist"
 	"github.com/patchgit/patchgit/internal/sandbox"
 )
@@ -89,6 +90,8 @@ func (c *Core) recordDraft(j *Job, repo RepoSpec, change assist.Change, base str
 		rev.Checks = checkResults(res.Checks)
 		rev.Verified = res.Failure == ""
 		rev.Plan = append(offlinePlan(repo, change, base, p.Branch, res), updatePlan(p)...)
+		rev.TouchesChecks = res.TouchesChecks
+		scoreRevision(rev)
 		emit(Event{Kind: EventProposal, ID: p.ID, Repo: p.Repo, ConversationID: p.ConversationID})
 		if rev.Verified {
 			if err := c.priceExecution(tx, rev); err != nil {
@@ -144,6 +147,14 @@ func (c *Core) closeJob(tx *bolt.Tx, emit func(Event), j *Job, state JobState, p
 	emit(Event{Kind: EventJob, ID: cur.ID, ProposalID: cur.ProposalID, Repo: cur.Repo, Text: progress})
 	*j = *cur
 	return releaseLease(tx, cur)
+}
+
+// scoreRevision computes risk and confidence from what is stored on the
+// revision only, so they can be recomputed later (AssessInput).
+func scoreRevision(rev *Revision) {
+	in := rev.AssessInput()
+	risk, confidence := assess.Risk(in), assess.Confidence(in)
+	rev.Risk, rev.Confidence = &risk, &confidence
 }
 
 func checkResults(in []sandbox.CheckResult) []CheckResult {

@@ -55,8 +55,11 @@ func TestPastedDiffIsVerifiedPublishedOnGOAndNeverTwice(t *testing.T) {
 	if !slices.Equal(rev.Targets, []string{"NOTES.md"}) || !strings.Contains(rev.Diff, "+Hello from PatchGit.") {
 		t.Fatalf("targets %v diff %q", rev.Targets, rev.Diff)
 	}
-	if rev.Risk != nil || rev.Confidence != nil || rev.CostMicros != nil {
-		t.Fatal("risk, confidence and cost must stay nil until a later stage computes them")
+	if rev.Risk == nil || rev.Confidence == nil {
+		t.Fatal("a verified revision has no risk or confidence score")
+	}
+	if rev.CostMicros != nil {
+		t.Fatal("cost must stay nil until a later stage computes it")
 	}
 	if got := branches(t, e.bare); !slices.Equal(got, []string{"main"}) {
 		t.Fatalf("something was pushed before GO: %v", got)

@@ -7,6 +7,7 @@ package core
 import (
 	"time"
 
+	"github.com/patchgit/patchgit/internal/assess"
 	"github.com/patchgit/patchgit/internal/audit"
 	"github.com/patchgit/patchgit/internal/forge"
 )
@@ -138,6 +139,28 @@ type Revision struct {
 	// revision is verified (and when no budget is configured).
 	Execution *Execution `json:"execution,omitempty"`
 	Created   time.Time  `json:"created"`
+	// TouchesChecks lists the changed files the checks depend on, as the
+	// sandbox found them; the risk score reads it.
+	TouchesChecks []string `json:"touches_checks,omitempty"`
+	// ModelConfidence is a model's own 0..100 assessment of its change,
+	// read by the confidence score; nil for a person's change.
+	ModelConfidence *int `json:"model_confidence,omitempty"`
+}
+
+// AssessInput is what the risk and confidence scores read, all of it
+// stored on the revision: assess.Risk(rev.AssessInput()) recomputes
+// rev.Risk.
+func (r *Revision) AssessInput() assess.Input {
+	in := assess.Input{Diff: r.Diff, Source: r.Source, Targets: r.Targets, Verified: r.Verified,
+		TouchesChecks: r.TouchesChecks, ModelConfidence: r.ModelConfidence}
+	for _, c := range r.Checks {
+		name := c.Name
+		if name == "" {
+			name = c.Command
+		}
+		in.Checks = append(in.Checks, assess.Check{Name: name, Passed: c.Passed, TimedOut: c.TimedOut, ExitCode: c.ExitCode, Mode: c.Mode})
+	}
+	return in
 }
 
 // Execution is the priced plan GO runs, part of the Proposed Execution.
@@ -192,11 +215,9 @@ const (
 	PlanLean = "lean" // no helper: publish the diff verified in the draft
 )
 
-// Score is a computed 0..100 value with the factors that explain it.
-type Score struct {
-	Value   int      `json:"value"`
-	Factors []string `json:"factors"`
-}
+// Score is a computed 0..100 value with the reason lines that sum to it
+// (internal/assess computes risk and confidence).
+type Score = assess.Score
 
 // CheckResult is the outcome of one configured check in the sandbox.
 type CheckResult struct {
