@@ -59,7 +59,9 @@ func TestE2EPasteReviewGoPublishes(t *testing.T) {
 	x.keys("Enter")
 	x.waitFor(`proposed\s+revision 1`, 3*time.Minute)
 	screen := x.screen()
-	for _, want := range []string{"greet.go, greet_test.go", "not computed yet", "GO runs", "ctrl+g GO"} {
+	// Risk and confidence with their reasons: the change edits a test the checks run.
+	for _, want := range []string{"greet.go, greet_test.go", "+10 changes files the checks depend on: greet_test.go",
+		"+25 a person wrote the change (pasted-diff)", "GO runs", "ctrl+g GO"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("proposal screen lacks %q:\n%s", want, screen)
 		}

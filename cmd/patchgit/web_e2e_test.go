@@ -75,9 +75,11 @@ func TestE2EWebMirrorInBrowser(t *testing.T) {
 		t.Fatalf("state %q", st)
 	}
 	for sel, want := range map[string]string{
-		".l.add":   `+	return "Howdy, " + name + "!"`,
-		".l.del":   `-	return "Hello, " + name + "!"`,
-		"#risk h2": "Risk",
+		".l.add":         `+	return "Howdy, " + name + "!"`,
+		".l.del":         `-	return "Hello, " + name + "!"`,
+		"#risk h2":       "Risk",
+		"#risk li":       "+10 changes files the checks depend on: greet_test.go",
+		"#confidence li": "+25 a person wrote the change (pasted-diff): it is its own plan",
 	} {
 		got := eval[[]string](t, b, fmt.Sprintf(`[...document.querySelectorAll(%q)].map(e => e.textContent)`, sel))
 		if !strings.Contains(strings.Join(got, "\n"), want) {

@@ -62,14 +62,16 @@ func (c *Core) prBody(p *Proposal, rev *Revision, repo RepoSpec, commit, base st
 	return b.String()
 }
 
+// scoreText is a score and its reason lines as a nested list.
 func scoreText(s *Score) string {
 	if s == nil {
-		return "not scored (the offline assistant does not score)"
+		return "not scored (this revision was stored before PatchGit scored revisions)"
 	}
-	if len(s.Factors) == 0 {
-		return fmt.Sprintf("%d/100", s.Value)
+	out := fmt.Sprintf("%d/100", s.Value)
+	for _, f := range s.Factors {
+		out += "\n  - " + f
 	}
-	return fmt.Sprintf("%d/100 because %s", s.Value, strings.Join(s.Factors, "; "))
+	return out
 }
 
 func orDash(s string) string {

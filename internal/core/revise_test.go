@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -64,7 +65,8 @@ func TestLaterRevisionUpdatesTheSameBranchAndPR(t *testing.T) {
 	if len(prs) != 1 || !strings.Contains(prs[0].Body, "revision 2") || !strings.Contains(prs[0].Body, "Prepared by PatchGit") {
 		t.Fatalf("PRs %+v: want one, its body updated to revision 2", prs)
 	}
-	for _, want := range []string{"## Plan", "## Targets", "`NOTES.md`", "## Risk and confidence", "## Checks run in the sandbox", "test ! -e BROKEN", "## Cost", "never merges"} {
+	scores := fmt.Sprintf("- Risk: %d/100\n  - %s", p2.Current().Risk.Value, p2.Current().Risk.Factors[0])
+	for _, want := range []string{"## Plan", "## Targets", "`NOTES.md`", "## Risk and confidence", scores, "## Checks run in the sandbox", "test ! -e BROKEN", "## Cost", "never merges"} {
 		if !strings.Contains(prs[0].Body, want) {
 			t.Errorf("PR body lacks %q:\n%s", want, prs[0].Body)
 		}

@@ -151,11 +151,9 @@ func (pp *proposalPane) details() []string {
 			rows = append(rows, label("Targets")+strings.Join(targets, ", "))
 		}
 		rows = append(rows, pp.checkRows(rev)...)
-		rows = append(rows,
-			label("Risk")+pp.score(rev.Risk),
-			label("Confidence")+pp.score(rev.Confidence),
-			label("Cost")+pp.cost(rev.CostMicros),
-		)
+		rows = append(rows, pp.scoreRows("Risk", rev.Risk)...)
+		rows = append(rows, pp.scoreRows("Confidence", rev.Confidence)...)
+		rows = append(rows, label("Cost")+pp.cost(rev.CostMicros))
 		rows = append(rows, pp.executionRows(rev)...)
 	}
 	if j := pp.job; j != nil && j.ProposalID == p.ID {
@@ -214,21 +212,6 @@ func (pp *proposalPane) checkRows(rev *core.Revision) []string {
 		}
 	}
 	return rows
-}
-
-func (pp *proposalPane) score(s *core.Score) string {
-	if s == nil {
-		return pp.st.NotYet.Render(notComputed)
-	}
-	out := fmt.Sprintf("%d/100", s.Value)
-	if len(s.Factors) > 0 {
-		factors := make([]string, len(s.Factors))
-		for i, f := range s.Factors {
-			factors[i] = clean(f)
-		}
-		out += pp.st.Label.Render("  " + strings.Join(factors, "; "))
-	}
-	return out
 }
 
 func (pp *proposalPane) cost(micros *int64) string {

@@ -81,3 +81,57 @@ func TestBrowserWrongPINsThenLocked(t *testing.T) {
 		}
 	}
 }
+
+// In a real browser: the proposal page shows both scores with every reason
+// the core stored, each score's card two columns wide so its reason lines
+// stay readable, and no reason overflows its card.
+func TestBrowserScoreReasons(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	p := e.propose(howdy(t))
+	rev := p.Current()
+	if rev.Risk == nil || rev.Confidence == nil {
+		t.Fatalf("the core stored no scores: %+v", rev)
+	}
+	b := startChromium(t)
+	ctx, cancel := context.WithTimeout(b, 2*time.Minute)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.base+"/login?next=%2Fproposals%2F"+p.ID), chromedp.WaitVisible(chromedp.ID("pin")),
+		chromedp.SendKeys(chromedp.ID("pin"), testPIN), chromedp.Click(chromedp.ID("sign-in")),
+		chromedp.WaitVisible(chromedp.ID("risk"))); err != nil {
+		t.Fatal(err)
+	}
+	for id, s := range map[string][]string{"risk": rev.Risk.Factors, "confidence": rev.Confidence.Factors} {
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#`+id+` li")].map(e => e.textContent)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(got, "\n") != strings.Join(s, "\n") {
+			t.Errorf("#%s shows %q, want %q", id, got, s)
+		}
+		// Wider than a one-column card (the projected cost's), and nothing
+		// sticks out.
+		ratio, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.getElementById("`+id+`").offsetWidth / document.querySelectorAll(".fact")[2].offsetWidth`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ratio < 1.8 {
+			t.Errorf("#%s is %.2f times a one-column card, want two columns", id, ratio)
+		}
+		over, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(e => e.scrollWidth > e.clientWidth)(document.getElementById("`+id+`"))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if over {
+			t.Errorf("#%s overflows its card", id)
+		}
+	}
+	if dir := os.Getenv("PATCHGIT_SCREENSHOTS"); dir != "" {
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "proposal-scores-desktop.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patchgit/patchgit/internal/core"
 )
 
 var securityHeaders = map[string]string{
@@ -246,6 +249,23 @@ func TestProposalPageAndAPI(t *testing.T) {
 			t.Errorf("proposal page lacks %s", want)
 		}
 	}
+	// Both scores with every reason the core stored, in order.
+	rev := p.Current()
+	if rev.Risk == nil || rev.Confidence == nil {
+		t.Fatalf("the core stored no scores: %+v %+v", rev.Risk, rev.Confidence)
+	}
+	for id, s := range map[string]*core.Score{"risk": rev.Risk, "confidence": rev.Confidence} {
+		want := fmt.Sprintf(`<b>%d</b><span class="of">/100</span>`, s.Value) + "\n    " + `<ul class="factors">`
+		for _, f := range s.Factors {
+			want += "<li>" + f + "</li>"
+		}
+		if section := between(body, `id="`+id+`">`, "</div>"); !strings.Contains(section, want+"</ul>") {
+			t.Errorf("%s section\n%s\nlacks\n%s", id, section, want)
+		}
+	}
+	if !strings.Contains(body, "<li>+10 changes files the checks depend on: greet_test.go</li>") {
+		t.Error("the risk lacks the test file the change touches")
+	}
 	if strings.Contains(body, testPIN) {
 		t.Fatal("the PIN is on the page")
 	}
@@ -343,4 +363,14 @@ func TestEventsStreamChanges(t *testing.T) {
 			t.Fatal("no proposal event")
 		}
 	}
+}
+
+// between is the text of s after the first start, up to the next end.
+func between(s, start, end string) string {
+	_, after, ok := strings.Cut(s, start)
+	if !ok {
+		return ""
+	}
+	before, _, _ := strings.Cut(after, end)
+	return before
 }
