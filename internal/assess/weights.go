@@ -34,11 +34,13 @@ const (
 //     checks passing is the strongest evidence (40); a change that applied
 //     cleanly earns a base (20); a change a person wrote is its own plan (25),
 //     where a model's change earns its 25 from the plan and diff agreeing (15)
-//     and its own assessment (-10..+10). Checks that failed take back more
-//     than passing ones give, and unisolated checks are worth less.
+//     and its own assessment (-10..+10). A failed check costs 30 on top of
+//     the 40 not earned, which puts any such change under LowConfidenceBelow;
+//     unisolated checks are worth less than isolated ones.
 //
-// LowConfidenceBelow sits where a model's change with passing checks but a
-// plan that missed or overshot files (or no checks at all) lands.
+// LowConfidenceBelow: a model's change whose checks pass and whose plan
+// agrees scores 80; it falls under 60 when its checks failed, timed out or
+// did not run, or when its plan missed or overshot two files or more.
 var Weights = []Weight{
 	{ForRisk, "files", 2, 10, "per file touched beyond the first"},
 	{ForRisk, "lines", 1, 20, "per 25 lines changed (added + deleted), rounded up"},
