@@ -267,7 +267,7 @@ func (m *Manager) Acquire(ctx context.Context, job string, need Need) (*Helper, 
 		return fail(err)
 	}
 	h.mu.Lock()
-	h.expiry = time.AfterFunc(time.Until(rec.ExpiresAt), func() { h.expire() })
+	h.expiry = time.AfterFunc(rec.ExpiresAt.Sub(m.opt.Now()), func() { h.expire() }) // on the manager's clock
 	h.mu.Unlock()
 	go h.meterLoop()
 	m.opt.OnStep(StateActive, h.Record())
