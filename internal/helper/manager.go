@@ -36,6 +36,10 @@ type Options struct {
 	Poll         time.Duration // between status polls; default 5 s
 	ConfirmFor   time.Duration // bound on confirming a deletion; default 2 min
 	Interval     time.Duration // Loop's reconcile period; default 1 min
+	Now          func() time.Time
+	// OnStep is called once each lifecycle step is durable in the store
+	// (logs, and the crash tests' kill points).
+	OnStep func(step State, r Record)
 	// ExtendEvery is how often a running helper's meter is extended;
 	// default: what the meter asks for (BudgetMeter: half its slice), else
 	// Interval.
@@ -45,10 +49,6 @@ type Options struct {
 	// second helper is allowed, and metered against the approval). nil:
 	// nothing is approved.
 	JobSpend func(job string) (proposal string, approved bool)
-	Now      func() time.Time
-	// OnStep is called once each lifecycle step is durable in the store
-	// (logs, and the crash tests' kill points).
-	OnStep func(step State, r Record)
 }
 
 // Manager owns the one helper slot.
@@ -149,7 +149,10 @@ func (h *Helper) Record() Record {
 
 // Acquire creates a helper for job sized for need and returns it once it is
 // active and reachable over SSH with its pinned host key. A second helper
-// while one exists, or a size outside the allow-list, is an *ApprovalError.
+// while one exists, or a size outside the allow-list, is an *ApprovalError
+// (with its price and cost) unless Options.JobSpend says the job's spend is
+// approved. The meter's Start comes before Create: a refusal creates
+// nothing.
 // On any failure after the intent record, the machine is destroyed.
 func (m *Manager) Acquire(ctx context.Context, job string, need Need) (*Helper, error) {
 	jobTag := tagPart(job)
@@ -339,7 +342,7 @@ func (h *Helper) use(ctx context.Context, fn func(context.Context, Conn) error) 
 	defer stop()
 	err = fn(ctx, conn)
 	if err != nil && h.ctx.Err() != nil {
-		return fmt.Errorf("use helper %s: %w", h.rec.Name, context.Cause(h.ctx))
+		return fmt.Errorf("use helper %s: %w", h.Record().Name, context.Cause(h.ctx))
 	}
 	return err
 }
@@ -366,7 +369,7 @@ func (h *Helper) meterLoop() {
 			return
 		case <-t.C:
 			if err := h.extend(h.ctx, h.m.opt.Now()); err != nil && h.ctx.Err() == nil {
-				h.m.log.Error("extend helper metering", "helper", h.rec.Name, "err", err)
+				h.m.log.Error("extend helper metering", "helper", h.Record().Name, "err", err)
 			}
 		}
 	}
@@ -439,6 +442,9 @@ func (h *Helper) update(fn func(r *Record) (kind string, data map[string]string)
 		}
 		if !ok {
 			return fmt.Errorf("update helper %s: record missing", h.rec.Name)
+		}
+		if r.State == StateDestroying || r.State == StateDestroyed { // stopped meanwhile (budget, reconcile)
+			return fmt.Errorf("update helper %s: %w (%s)", r.Name, ErrReleased, r.Reason)
 		}
 		kind, data := fn(&r)
 		if err := putRecord(tx, r); err != nil {
