@@ -178,6 +178,9 @@ func helperSpend(t testing.TB, l *budget.Ledger, helper string) budget.Micros {
 			t.Fatalf("reservation %+v still open", r)
 		}
 	}
+	if len(st.Recent) >= 10 { // Status shows the last 10: the sum would miss some
+		t.Fatalf("%d recent spends: too many to sum here", len(st.Recent))
+	}
 	var sum budget.Micros
 	for _, s := range st.Recent {
 		if strings.HasPrefix(s.Purpose, purposePrefix(helper)) {

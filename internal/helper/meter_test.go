@@ -172,11 +172,11 @@ func TestApprovedSecondHelper(t *testing.T) {
 // running on it is stopped (its context cancelled with the reason) and
 // the job's error says what happened and what to do.
 //
-// Time runs 30 times faster for the manager and the ledger: a 2-minute
-// slice is 4 s, extended every 2 s. At $36/h, the first slice reserves
+// Time runs 20 times faster for the manager and the ledger: a 2-minute
+// slice is 6 s, extended every 3 s. At $36/h, the first slice reserves
 // $1.20; the cap of $2.50 refuses the extension once about 130 s have run
-// (settled + next slice > $2.50), with 60 s (2 real seconds) still reserved
-// to destroy the helper in.
+// (settled + next slice > $2.50), with about 60 s (3 real seconds) still
+// reserved to destroy the helper in.
 func TestCapStopsTheHelperBeforeItIsCrossed(t *testing.T) {
 	h := newDOHarness(t)
 	h.fake.mu.Lock()
@@ -186,7 +186,7 @@ func TestCapStopsTheHelperBeforeItIsCrossed(t *testing.T) {
 	h.fake.mu.Unlock()
 	db, log := openStore(t, t.TempDir())
 	defer db.Close()
-	const speed = 30
+	const speed = 20
 	start, real0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC), time.Now()
 	now := func() time.Time { return start.Add(speed * time.Since(real0)) }
 	hourCap := budget.Micros(2_500_000)
@@ -212,7 +212,7 @@ func TestCapStopsTheHelperBeforeItIsCrossed(t *testing.T) {
 	select {
 	case err2 = <-runErr:
 	case <-time.After(30 * time.Second):
-		t.Fatal("the command was not stopped within 30 s (15 simulated minutes)")
+		t.Fatal("the command was not stopped within 30 s (10 simulated minutes)")
 	}
 	want := "the helper was stopped: the hourly cap $2.50 would be crossed; nothing was pushed; raise budget.hourly_cap or wait"
 	if !errors.Is(err2, ErrStopped) || !errors.Is(err2, budget.ErrStopMetering) || !errors.Is(err2, budget.ErrOverCap) ||
@@ -271,4 +271,52 @@ func TestCapStopsTheHelperBeforeItIsCrossed(t *testing.T) {
 		}
 		return nil
 	}))
+}
+
+// A job whose spend was approved runs past the cap, up to the approved
+// amount: the extension that would cross it stops the helper the same way,
+// and the command running on it (here on the local provider) is killed.
+func TestApprovedHelperStopsAtTheApprovedAmount(t *testing.T) {
+	db, log := openStore(t, t.TempDir())
+	defer db.Close()
+	clk := &manualClock{t: time.Now().UTC()}
+	ledger := budget.NewLedger(db, budget.Caps{Hour: 0, Day: 0}, clk.now, nil) // nothing without approval
+	must(t, db.Update(func(tx *bolt.Tx) error {
+		return ledger.ApproveTx(tx, budget.Approval{Proposal: "p-1", Amount: 1_500_000, Actor: "test"})
+	}))
+	meter, err := NewBudgetMeter(ledger, time.Minute)
+	must(t, err)
+	dir := t.TempDir()
+	m, err := NewManager(db, &Local{Dir: dir, PriceHourly: pricey}, Options{Instance: "test", Audit: log,
+		Meter: meter, TTL: time.Hour, Poll: 20 * time.Millisecond, Now: clk.now, Logger: testLogger(t),
+		ExtendEvery: time.Hour, // extended by the test's Reconcile calls, on the test's clock
+		JobSpend:    func(string) (string, bool) { return "p-1", true }})
+	must(t, err)
+	ctx := context.Background()
+	h, err := m.Acquire(ctx, "job-1", Need{})
+	must(t, err)
+	runErr := make(chan error, 1)
+	go func() { runErr <- h.Run(ctx, "sleep 60", nil, nil) }()
+	for i := 0; h.Context().Err() == nil; i++ {
+		if i == 20 {
+			t.Fatal("10 simulated minutes at $36/h did not cross a $1.50 approval")
+		}
+		clk.advance(30 * time.Second)
+		must(t, m.Reconcile(ctx))
+	}
+	want := "the helper was stopped: the amount approved for this proposal would be crossed; nothing was pushed"
+	select {
+	case err = <-runErr:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the command on the local helper was not stopped")
+	}
+	if !errors.Is(err, ErrStopped) || !errors.Is(err, budget.ErrOverApproval) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("the job's error %v, want %q", err, want)
+	}
+	if got := helperSpend(t, ledger, h.Record().Name); got > 1_500_000 || got == 0 {
+		t.Fatalf("settled %s against an approval of $1.50", got)
+	}
+	if ms, _ := (&Local{Dir: dir}).ListByTag(ctx, m.InstanceTag()); len(ms) != 0 {
+		t.Fatalf("the local helper was not destroyed: %+v", ms)
+	}
 }
