@@ -320,3 +320,51 @@ func TestApprovedHelperStopsAtTheApprovedAmount(t *testing.T) {
 		t.Fatalf("the local helper was not destroyed: %+v", ms)
 	}
 }
+
+// After a restart the meter settles the reservation its dead process left
+// open: at the per-second cost when it fits, at the reservation with the
+// excess noted when the helper ran on longer than was reserved; a helper
+// never created releases its reservation.
+func TestBudgetMeterAfterARestart(t *testing.T) {
+	db, _ := openStore(t, t.TempDir())
+	defer db.Close()
+	clk := &manualClock{t: time.Now().UTC()}
+	ledger := budget.NewLedger(db, budget.Caps{Hour: 100 * budget.Dollar, Day: 100 * budget.Dollar}, clk.now, nil)
+	ctx := context.Background()
+	charge := func(name string) Charge {
+		return Charge{Helper: name, Job: "job-1", Size: "s", PriceHourly: pricey, At: clk.now()}
+	}
+	dead, err := NewBudgetMeter(ledger, 10*time.Minute) // the process that died
+	must(t, err)
+	for _, name := range []string{"short", "long", "never"} {
+		must(t, dead.Start(ctx, charge(name)))
+	}
+	restarted, err := NewBudgetMeter(ledger, 10*time.Minute)
+	must(t, err)
+	created := clk.now()
+	clk.advance(3 * time.Hour) // down for hours; the long one ran all along
+
+	short := charge("short")
+	short.Since, short.At = created, created.Add(90*time.Second)
+	must(t, restarted.Stop(ctx, short))
+	if got := helperSpend(t, ledger, "short"); got != 900_000 {
+		t.Fatalf("short: settled %s, want 90 s at $0.01", got)
+	}
+	long := charge("long")
+	long.Since = created
+	must(t, restarted.Stop(ctx, long))
+	if got := helperSpend(t, ledger, "long"); got != 6*budget.Dollar {
+		t.Fatalf("long: settled %s, want the reserved slice $6.00", got)
+	}
+	st, _ := ledger.Status()
+	if !strings.Contains(st.Recent[0].Note, "it cost $108.00, $102.00 more than was reserved") {
+		t.Fatalf("the excess is not noted: %+v", st.Recent[0])
+	}
+	must(t, restarted.Stop(ctx, charge("never")))
+	if got := helperSpend(t, ledger, "never"); got != 0 {
+		t.Fatalf("never created: settled %s", got)
+	}
+	if open, _ := ledger.OpenReservations(); len(open) != 0 {
+		t.Fatalf("open reservations %+v", open)
+	}
+}
