@@ -28,8 +28,8 @@ var (
 	// reconcile) and cannot be used any more.
 	ErrReleased = errors.New("helper already destroyed")
 	// ErrStopped means the budget refused the helper's next slice of time
-	// and the helper was destroyed before the cap was crossed; the
-	// wrapping *StoppedError says which cap and what to do.
+	// (or could not meter it) and the helper was destroyed before the cap
+	// was crossed; the wrapping *StoppedError says which cap and what to do.
 	ErrStopped = errors.New("helper stopped by the budget")
 	// ErrBadConfig means a provider or the manager was given unusable
 	// settings.
@@ -56,7 +56,9 @@ func newStoppedError(err error) *StoppedError {
 	case errors.Is(err, budget.ErrOverApproval):
 		return &StoppedError{Err: err, Msg: "the helper was stopped: the amount approved for this proposal would be crossed; nothing was pushed; approve more on the confirm screen or make the checks faster"}
 	default:
-		return &StoppedError{Err: err, Msg: "the helper was stopped: the budget refused its next slice of time (" + err.Error() + "); nothing was pushed"}
+		// Not a cap: the ledger could not meter it (storage), so it is not
+		// kept running unmetered.
+		return &StoppedError{Err: err, Msg: "the helper was stopped: its time could not be metered (" + err.Error() + "); nothing was pushed"}
 	}
 }
 

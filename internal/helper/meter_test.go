@@ -240,6 +240,7 @@ func TestCapStopsTheHelperBeforeItIsCrossed(t *testing.T) {
 	if cost > hourCap {
 		t.Fatalf("it ran %s and cost %s: past the hourly cap %s", ran, cost, hourCap)
 	}
+	t.Logf("stopped after %s (simulated) at a cost of %s, hourly cap %s", ran, cost, hourCap)
 	if ran < slice {
 		t.Fatalf("stopped after %s: before the cap could be near (a slice is %s)", ran, slice)
 	}
