@@ -252,13 +252,29 @@ func fits(ws []window, us []usage, amount Micros, approved *Approval, approvedUs
 			limit += approved.Amount
 		}
 		if used := us[i].Spent + us[i].Reserved; used+amount > limit {
-			left := max(0, limit-used)
-			return fmt.Errorf("%w: %s needs %s but the %s window has %s left (cap %s, spent %s, reserved %s); wait for the window to move, approve extra spend on the confirm screen, or raise budget.%s_cap",
-				ErrOverCap, "this step", amount, w.Name, left, w.Cap, us[i].Spent, us[i].Reserved, capKey(w.Name))
+			return &CapError{Window: w.Name, Cap: w.Cap, Need: amount, Left: max(0, limit-used), Spent: us[i].Spent, Reserved: us[i].Reserved}
 		}
 	}
 	return nil
 }
+
+// CapError is a refusal by one window's cap: which window, its cap, and
+// what was asked and left. It wraps ErrOverCap.
+type CapError struct {
+	Window          string // "hour" or "day"
+	Cap, Need, Left Micros
+	Spent, Reserved Micros
+}
+
+func (e *CapError) Error() string {
+	return fmt.Sprintf("%v: this step needs %s but the %s window has %s left (cap %s, spent %s, reserved %s); wait for the window to move, approve extra spend on the confirm screen, or raise budget.%s",
+		ErrOverCap, e.Need, e.Window, e.Left, e.Cap, e.Spent, e.Reserved, e.CapKey())
+}
+
+func (e *CapError) Unwrap() error { return ErrOverCap }
+
+// CapKey is the config key of the window's cap: hourly_cap or daily_cap.
+func (e *CapError) CapKey() string { return capKey(e.Window) + "_cap" }
 
 func capKey(window string) string {
 	if window == "hour" {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -385,4 +386,49 @@ func TestSettleAboveReservationIsRefused(t *testing.T) {
 	if err := l.Release(res.ID); !errors.Is(err, ErrUnknownReservation) {
 		t.Fatalf("release after settle: %v", err)
 	}
+}
+
+// A cap's refusal says which window and cap, for the one who must explain
+// it (a helper stopped at the hourly cap).
+func TestCapErrorNamesTheWindow(t *testing.T) {
+	l, _, _ := newLedger(t, Caps{Hour: 100, Day: 1000})
+	_, err := l.Reserve(Request{Amount: 101})
+	var ce *CapError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrOverCap) || ce.Window != "hour" || ce.Cap != 100 || ce.CapKey() != "hourly_cap" {
+		t.Fatalf("err = %#v", err)
+	}
+	if !strings.Contains(err.Error(), "the hour window has $0.0001 left (cap $0.0001") || !strings.Contains(err.Error(), "raise budget.hourly_cap") {
+		t.Fatalf("message %q", err)
+	}
+}
+
+// Begin moves the metered start to when the billed thing really began;
+// StopAt settles up to its end: the cost is the per-second price of
+// exactly that span, with the minimum.
+func TestMeterBeginAndStopAt(t *testing.T) {
+	l, clk, _ := newLedger(t, Caps{Hour: 10 * Dollar, Day: 100 * Dollar})
+	price := NewHelperPrice("s", 3600_000, 0) // $0.001/second
+	m, err := l.StartMeter(Request{Purpose: "run"}, price, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(7 * time.Second) // the create call
+	m.Begin(clk.now())
+	clk.advance(100 * time.Second)
+	end := clk.now()
+	clk.advance(3 * time.Second) // confirming the deletion
+	total, err := m.StopAt(end)
+	if err != nil || total != 100_000 {
+		t.Fatalf("stop: %s %v, want $0.10 for 100 s", total, err)
+	}
+	m2, err := l.StartMeter(Request{Purpose: "short"}, price, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2.Begin(clk.now().Add(-time.Hour)) // before the reservation: ignored
+	clk.advance(5 * time.Second)
+	if total, err := m2.StopAt(clk.now()); err != nil || total != 60_000 {
+		t.Fatalf("short run: %s %v, want the 60 s minimum $0.06", total, err)
+	}
+	checkInvariant(t, l)
 }

@@ -45,6 +45,19 @@ func (l *Ledger) StartMeter(req Request, price HelperPrice, slice time.Duration)
 // ID is the reservation's id.
 func (m *Meter) ID() string { return m.id }
 
+// Begin moves the start of the metered time to t, when what is paid for
+// really began (a droplet bills from its create, which comes after its
+// first slice was reserved). Call it before the first Tick; a t before the
+// reservation or after a Tick changes nothing, so the metered time never
+// shrinks below what was already settled.
+func (m *Meter) Begin(t time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.accrued == 0 && !m.closed && t.After(m.start) {
+		m.start = t
+	}
+}
+
 // Tick settles what has accrued and reserves the coming slice. An error
 // wrapping ErrOverCap or ErrOverApproval means: stop now.
 func (m *Meter) Tick() error {
@@ -94,14 +107,21 @@ func (m *Meter) Run(ctx context.Context, stop context.CancelCauseFunc) {
 // minimums. If it ran past what was reserved (it did not stop in time),
 // the reserved amount is settled and the overrun is returned as an error
 // and noted, so it is visible rather than silently charged past the cap.
-func (m *Meter) Stop() (Micros, error) {
+func (m *Meter) Stop() (Micros, error) { return m.StopAt(m.l.now()) }
+
+// StopAt is Stop for a run that ended at end (a helper's confirmed
+// deletion, settled a moment later); an end in the future counts as now.
+func (m *Meter) StopAt(end time.Time) (Micros, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return m.accrued, nil
 	}
 	m.closed = true
-	total := m.price.Cost(m.l.now().Sub(m.start))
+	if now := m.l.now(); end.After(now) {
+		end = now
+	}
+	total := max(m.price.Cost(end.Sub(m.start)), m.accrued) // a tick after end settled more already
 	var overrun error
 	note := ""
 	if total-m.accrued > m.reserved {

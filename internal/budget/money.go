@@ -8,6 +8,7 @@ package budget
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -65,4 +66,36 @@ func ceilDiv(a, b int64) int64 {
 		return 0
 	}
 	return (a + b - 1) / b
+}
+
+// ParsePrice reads a price in dollars like ParseMicros, but with any
+// number of decimals: what is below the micro-dollar is rounded up (a
+// catalog's price such as $0.0089286 per hour; a price never rounds in the
+// spender's favour).
+func ParsePrice(s string) (Micros, error) {
+	t := strings.TrimPrefix(strings.TrimSpace(s), "$")
+	whole, frac, _ := strings.Cut(t, ".")
+	if len(frac) <= 6 {
+		return ParseMicros(s)
+	}
+	rest := frac[6:]
+	m, err := ParseMicros(whole + "." + frac[:6])
+	if err != nil || strings.Trim(rest, "0123456789") != "" {
+		return 0, fmt.Errorf("%w: %q is not a price like $0.02679 (not negative)", ErrBadAmount, s)
+	}
+	if strings.Trim(rest, "0") != "" {
+		m++
+	}
+	return m, nil
+}
+
+// PriceFromUSD converts a price that arrives as a float (DigitalOcean's
+// price_hourly in JSON) once, at the boundary: its shortest decimal form
+// is read exactly and rounded up to the micro-dollar, so 0.02679 is 26,790
+// and not 26,789 or 26,791 through binary noise.
+func PriceFromUSD(usd float64) (Micros, error) {
+	if math.IsNaN(usd) || math.IsInf(usd, 0) || usd < 0 {
+		return 0, fmt.Errorf("%w: price %v is not a non-negative number", ErrBadAmount, usd)
+	}
+	return ParsePrice(strconv.FormatFloat(usd, 'f', -1, 64))
 }

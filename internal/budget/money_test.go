@@ -54,3 +54,30 @@ func TestHelperCostPerSecondWithMinimums(t *testing.T) {
 		t.Errorf("token cost %d", got)
 	}
 }
+
+// Prices read from a catalog or a config with more decimals than the
+// micro-dollar are rounded up, once; a float from JSON is read through its
+// shortest decimal form, so binary noise never moves it.
+func TestParsePriceRoundsUp(t *testing.T) {
+	for in, want := range map[string]Micros{"0.02679": 26_790, "$0.0089286": 8_929, "0.0089280000": 8_928,
+		"1": Dollar, "0.0000001": 1, "$0.05": 50_000} {
+		got, err := ParsePrice(in)
+		if err != nil || got != want {
+			t.Errorf("ParsePrice(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "-0.01", "0.0000001x", "abc", "1e-3"} {
+		if _, err := ParsePrice(bad); !errors.Is(err, ErrBadAmount) {
+			t.Errorf("ParsePrice(%q) = %v, want ErrBadAmount", bad, err)
+		}
+	}
+	for in, want := range map[float64]Micros{0.02679: 26_790, 0.00893: 8_930, 0.07143: 71_430, 0.30000000000000004: 300_001, 0: 0, 1e-7: 1} {
+		got, err := PriceFromUSD(in)
+		if err != nil || got != want {
+			t.Errorf("PriceFromUSD(%v) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	if _, err := PriceFromUSD(-0.5); !errors.Is(err, ErrBadAmount) {
+		t.Errorf("a negative price: %v", err)
+	}
+}

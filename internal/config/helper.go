@@ -17,7 +17,7 @@ type HelperConfig struct {
 	Provider         string   `yaml:"provider"`           // local (default), digitalocean, ssh
 	TTL              Duration `yaml:"ttl"`                // a helper older than this is destroyed
 	ReadyTimeout     Duration `yaml:"ready_timeout"`      // bound on "active and reachable over SSH"
-	LocalPriceHourly float64  `yaml:"local_price_hourly"` // the local provider's metered rate, USD/h
+	LocalPriceHourly Price    `yaml:"local_price_hourly"` // the local provider's metered rate per hour
 	// Sizes is the allow-list (file only); default s-1vcpu-2gb, s-2vcpu-2gb,
 	// s-2vcpu-4gb for digitalocean.
 	Sizes        []string           `yaml:"sizes,omitempty"`
@@ -38,13 +38,13 @@ type HelperDigitalOcean struct {
 // HelperSSH is an existing host used as the helper (nothing is created or
 // destroyed). HostKey is pinned: its public host key line.
 type HelperSSH struct {
-	Host        string  `yaml:"host"`
-	Port        int     `yaml:"port"`
-	User        string  `yaml:"user"`
-	HostKey     string  `yaml:"host_key"` // "ssh-ed25519 AAAA..." (ssh-keyscan -t ed25519 HOST)
-	MemoryMB    int     `yaml:"memory_mb"`
-	VCPUs       int     `yaml:"vcpus"`
-	PriceHourly float64 `yaml:"price_hourly"` // 0: not metered
+	Host        string `yaml:"host"`
+	Port        int    `yaml:"port"`
+	User        string `yaml:"user"`
+	HostKey     string `yaml:"host_key"` // "ssh-ed25519 AAAA..." (ssh-keyscan -t ed25519 HOST)
+	MemoryMB    int    `yaml:"memory_mb"`
+	VCPUs       int    `yaml:"vcpus"`
+	PriceHourly Price  `yaml:"price_hourly"` // per hour; 0: not metered
 }
 
 var helperProviders = []string{"local", "digitalocean", "ssh"}
@@ -74,9 +74,6 @@ func (c *Config) validateHelper() []error {
 	}
 	if h.ReadyTimeout <= 0 {
 		bad("helper.ready_timeout", "must be greater than zero, e.g. 10m")
-	}
-	if h.LocalPriceHourly < 0 {
-		bad("helper.local_price_hourly", "%v is negative", h.LocalPriceHourly)
 	}
 	for i, s := range h.Sizes {
 		if !doSlug.MatchString(s) {
@@ -114,9 +111,6 @@ func (c *Config) validateHelper() []error {
 		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(s.HostKey)); err != nil {
 			bad("helper.ssh.host_key", "is not a public key line like \"ssh-ed25519 AAAA...\" (get it with ssh-keyscan -t ed25519 HOST and check it out of band): its key is pinned, never learned")
 		}
-	}
-	if s.PriceHourly < 0 {
-		bad("helper.ssh.price_hourly", "%v is negative", s.PriceHourly)
 	}
 	return errs
 }

@@ -39,3 +39,23 @@ func TestHelperConfigValidation(t *testing.T) {
 		t.Fatalf("token file %s", got)
 	}
 }
+
+// Helper prices are money: the format users wrote as floats still loads
+// (more decimals than the micro-dollar round up), and a bad one says so.
+func TestHelperPricesAreMoney(t *testing.T) {
+	cfg, err := Load(writeConfig(t, "helper:\n  local_price_hourly: 0.05\n  ssh:\n    price_hourly: 0.0089286\n"), true, []string{"HOME=/h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Helper.LocalPriceHourly.Micros() != 50_000 || cfg.Helper.SSH.PriceHourly.Micros() != 8_929 {
+		t.Fatalf("prices %d and %d, want 50000 and 8929 micro-dollars", cfg.Helper.LocalPriceHourly, cfg.Helper.SSH.PriceHourly)
+	}
+	cfg, err = Load("", false, []string{"HOME=/h", "PATCHGIT_HELPER_LOCAL_PRICE_HOURLY=$0.02"})
+	if err != nil || cfg.Helper.LocalPriceHourly != 20_000 {
+		t.Fatalf("from the environment: %v %d", err, cfg.Helper.LocalPriceHourly)
+	}
+	_, err = Load(writeConfig(t, "helper:\n  local_price_hourly: -0.05\n"), true, []string{"HOME=/h"})
+	if err == nil || !strings.Contains(err.Error(), `"-0.05" is not a price in dollars like $0.05`) {
+		t.Fatalf("a negative price: %v", err)
+	}
+}

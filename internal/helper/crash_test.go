@@ -20,6 +20,9 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/patchgit/patchgit/internal/budget"
+	"github.com/patchgit/patchgit/internal/store"
 )
 
 // The crash child: the test binary re-run as a control plane that acquires
@@ -54,7 +57,11 @@ func crashChild() int {
 		fmt.Println("STEP", step)
 		select {} // wait for kill -9
 	}
-	m, err := NewManager(db, p, Options{Instance: "test", Audit: log, Poll: 20 * time.Millisecond,
+	meter, err := NewBudgetMeter(crashLedger(db), crashSlice)
+	if err != nil {
+		return fail(err)
+	}
+	m, err := NewManager(db, p, Options{Instance: "test", Audit: log, Meter: meter, Poll: 20 * time.Millisecond,
 		ReadyTimeout: 20 * time.Second, ConfirmFor: 10 * time.Second,
 		OnStep: func(step State, _ Record) {
 			if string(step) == at {
@@ -82,6 +89,15 @@ func crashChild() int {
 	return 0
 }
 
+// The crash child reserves a long slice, so that a reservation settled at
+// its full amount (what the ledger's own reconcile does) differs from the
+// per-second cost of what ran.
+const crashSlice = 2 * time.Hour
+
+func crashLedger(db *store.DB) *budget.Ledger {
+	return budget.NewLedger(db, budget.Caps{Hour: 100 * budget.Dollar, Day: 1000 * budget.Dollar}, nil, nil)
+}
+
 // childTB lets the test helpers run in the child, where a failure exits.
 type childTB struct{ testing.TB }
 
@@ -93,7 +109,10 @@ func (*childTB) Errorf(f string, a ...any) { fmt.Println("ERR", fmt.Sprintf(f, a
 
 // kill -9 the control plane at each lifecycle step, restart, reconcile:
 // no droplet is left, no record stays open, the slot is free, the audit
-// chain is intact and records the destroy.
+// chain is intact and records the destroy, and the ledger charged what
+// ran: the reservation the dead process left open is settled at the
+// per-second cost from create to confirmed destroy (nothing when nothing
+// was created), and none stays open.
 func TestCrashAtEachStepThenReconcileLeavesNoDroplet(t *testing.T) {
 	requireTool(t, "sshd")
 	steps := []struct {
@@ -172,9 +191,33 @@ func TestCrashAtEachStepThenReconcileLeavesNoDroplet(t *testing.T) {
 			// Restart: a new process opens the same store and reconciles.
 			db, log := openStore(t, dataDir)
 			defer db.Close()
-			m := testManager(t, db, log, h.provider(), nil, nil)
+			ledger := crashLedger(db)
+			if open, _ := ledger.OpenReservations(); len(open) != map[bool]int{false: 0, true: 1}[tc.at != "intent"] {
+				t.Fatalf("open reservations when the process died at %s: %+v", tc.at, open)
+			}
+			meter, err := NewBudgetMeter(ledger, crashSlice)
+			must(t, err)
+			m := testManager(t, db, log, h.provider(), meter, nil)
 			if err := m.Reconcile(context.Background()); err != nil {
 				t.Fatal(err)
+			}
+			if n, err := ledger.Reconcile(); err != nil || n != 0 {
+				t.Fatalf("the helper's reconcile left %d reservations for the ledger's (%v)", n, err)
+			}
+			recs, _ := Records(db, true)
+			if len(recs) != 1 {
+				t.Fatalf("records %+v", recs)
+			}
+			r := recs[0]
+			var charged budget.Micros
+			if since := r.StartedAt; tc.dropletUp {
+				if since.IsZero() {
+					since = r.CreatedAt // the create's answer never arrived
+				}
+				charged = budget.NewHelperPrice(r.Size, r.PriceHourly, 0).Cost(r.DestroyedAt.Sub(since))
+			}
+			if got := helperSpend(t, ledger, r.Name); got != charged || tc.dropletUp && charged == 0 {
+				t.Fatalf("the ledger charged %s for %s, want %s (per second from create to destroy)", got, tc.at, charged)
 			}
 			if n := len(h.fake.alive()); n != 0 {
 				t.Fatalf("%d droplets left after reconcile", n)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/digitalocean/godo"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/patchgit/patchgit/internal/budget"
 )
 
 // DigitalOceanConfig is the DigitalOcean provider's settings.
@@ -80,9 +82,15 @@ func (d *DigitalOcean) Sizes(ctx context.Context) ([]Size, error) {
 			return nil, fmt.Errorf("list sizes: %w", err)
 		}
 		for _, s := range page {
-			if s.Available && inRegion(s.Regions, d.cfg.Region) {
-				out = append(out, Size{Slug: s.Slug, MemoryMB: s.Memory, VCPUs: s.Vcpus, PriceHourly: s.PriceHourly})
+			if !s.Available || !inRegion(s.Regions, d.cfg.Region) {
+				continue
 			}
+			// The API's float price becomes money here, once, rounded up.
+			hourly, err := budget.PriceFromUSD(s.PriceHourly)
+			if err != nil {
+				return nil, fmt.Errorf("list sizes: size %s: %w", s.Slug, err)
+			}
+			out = append(out, Size{Slug: s.Slug, MemoryMB: s.Memory, VCPUs: s.Vcpus, PriceHourly: hourly})
 		}
 		if resp == nil || resp.Links == nil || resp.Links.IsLastPage() {
 			return out, nil

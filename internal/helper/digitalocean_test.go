@@ -36,8 +36,8 @@ func TestDigitalOceanLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := hp.Record()
-	if rec.Size != "s-2vcpu-2gb" || rec.PriceHourly != 0.02679 || rec.State != StateActive {
-		t.Fatalf("record %+v: want s-2vcpu-2gb at 0.02679, active", rec)
+	if rec.Size != "s-2vcpu-2gb" || rec.PriceHourly != 26_790 || rec.State != StateActive {
+		t.Fatalf("record %+v: want s-2vcpu-2gb at $0.02679 (26,790 micro-dollars, from the API's float), active", rec)
 	}
 	drops := h.fake.alive()
 	if len(drops) != 1 || h.fake.created != 1 {
@@ -108,7 +108,7 @@ func TestDigitalOceanLifecycle(t *testing.T) {
 		}
 	}
 	destroyed := auditEntry(t, db, "helper.destroyed")
-	if destroyed.Data["cost_usd"] != "0.01000" || destroyed.Data["machine"] != d.Name && destroyed.Data["machine"] == "" {
+	if destroyed.Data["cost"] != "$0.01" || destroyed.Data["machine"] != d.Name && destroyed.Data["machine"] == "" {
 		t.Errorf("destroyed entry %v: want the minimum charge $0.01 and the machine", destroyed.Data)
 	}
 	if h.fake.count("GET /v2/sizes") < 3 {
@@ -162,8 +162,8 @@ func TestDigitalOceanSizeNeedsApproval(t *testing.T) {
 	m := testManager(t, db, log, h.provider(), nil, nil)
 	_, err := m.Acquire(context.Background(), "job-1", Need{MemoryMB: 8192, VCPUs: 4})
 	var ae *ApprovalError
-	if !errors.As(err, &ae) || ae.Size != "s-4vcpu-8gb" || ae.PriceHourly != 0.07143 {
-		t.Fatalf("err = %v, want approval for s-4vcpu-8gb at its API price", err)
+	if !errors.As(err, &ae) || ae.Size != "s-4vcpu-8gb" || ae.PriceHourly != 71_430 || ae.Cost != 71_430 {
+		t.Fatalf("err = %v, want approval for s-4vcpu-8gb at its API price, costing at most its 1 h TTL", err)
 	}
 	_, err = m.Acquire(context.Background(), "job-1", Need{MemoryMB: 65536})
 	if !errors.Is(err, ErrNoSize) {

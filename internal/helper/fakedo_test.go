@@ -3,6 +3,7 @@ package helper
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -41,6 +42,8 @@ type fakeDO struct {
 	// lostCreates: this many creates are made but answered with a 502 (the
 	// answer lost on the way).
 	lostCreates int
+	// sizes is this fake's catalog (a copy of fakeSizes a test may reprice).
+	sizes []map[string]any
 }
 
 type fakeDroplet struct {
@@ -75,6 +78,9 @@ type fault struct {
 
 func newFakeDO(t *testing.T) *fakeDO {
 	f := &fakeDO{t: t, token: "dop_v1_test-token", nextID: 1000, droplets: map[int]*fakeDroplet{}, newReads: 2}
+	for _, s := range fakeSizes {
+		f.sizes = append(f.sizes, maps.Clone(s))
+	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -140,7 +146,7 @@ func (f *fakeDO) serve(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/v2/")
 	switch {
 	case r.Method == "GET" && path == "sizes":
-		f.writeJSON(w, 200, map[string]any{"sizes": fakeSizes, "links": map[string]any{}, "meta": map[string]any{"total": len(fakeSizes)}})
+		f.writeJSON(w, 200, map[string]any{"sizes": f.sizes, "links": map[string]any{}, "meta": map[string]any{"total": len(f.sizes)}})
 	case r.Method == "GET" && strings.HasPrefix(path, "account/keys/"):
 		fp := strings.TrimPrefix(path, "account/keys/")
 		for _, k := range f.keys {
@@ -176,7 +182,7 @@ func (f *fakeDO) serve(w http.ResponseWriter, r *http.Request) {
 			f.errorJSON(w, 422, "unprocessable_entity", "name, region and size are required")
 			return
 		}
-		if !slices.ContainsFunc(fakeSizes, func(s map[string]any) bool { return s["slug"] == req.Size }) {
+		if !slices.ContainsFunc(f.sizes, func(s map[string]any) bool { return s["slug"] == req.Size }) {
 			f.errorJSON(w, 422, "unprocessable_entity", "You specified an invalid size for Droplet creation.")
 			return
 		}

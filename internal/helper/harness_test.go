@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/patchgit/patchgit/internal/audit"
+	"github.com/patchgit/patchgit/internal/budget"
 	"github.com/patchgit/patchgit/internal/store"
 )
 
@@ -162,4 +163,29 @@ type tWriter struct{ t testing.TB }
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// helperSpend is what the ledger settled for one helper (its entries
+// name it), and that nothing of it is still reserved.
+func helperSpend(t testing.TB, l *budget.Ledger, helper string) budget.Micros {
+	t.Helper()
+	st, err := l.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range st.Open {
+		if strings.HasPrefix(r.Purpose, purposePrefix(helper)) {
+			t.Fatalf("reservation %+v still open", r)
+		}
+	}
+	if len(st.Recent) >= 10 { // Status shows the last 10: the sum would miss some
+		t.Fatalf("%d recent spends: too many to sum here", len(st.Recent))
+	}
+	var sum budget.Micros
+	for _, s := range st.Recent {
+		if strings.HasPrefix(s.Purpose, purposePrefix(helper)) {
+			sum += s.Amount
+		}
+	}
+	return sum
 }

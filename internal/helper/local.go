@@ -18,14 +18,16 @@ import (
 	"syscall"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/patchgit/patchgit/internal/budget"
 )
 
 // Local is the embedded default: the "helper" is a work directory on this
 // machine, metered at a configured rate. Nothing is created or destroyed
 // but that directory.
 type Local struct {
-	Dir         string  // parent of the helpers' work directories
-	PriceHourly float64 // the configured rate, USD per hour (0 = free)
+	Dir         string        // parent of the helpers' work directories
+	PriceHourly budget.Micros // the configured rate per hour (0 = free)
 }
 
 func (l *Local) Name() string { return "local" }

@@ -18,11 +18,11 @@ func TestLocalHelper(t *testing.T) {
 	defer db.Close()
 	base := t.TempDir()
 	meter := &recordingMeter{}
-	m := testManager(t, db, log, &Local{Dir: base, PriceHourly: 0.005}, meter, nil)
+	m := testManager(t, db, log, &Local{Dir: base, PriceHourly: 5_000}, meter, nil)
 	ctx := context.Background()
 	h, err := m.Acquire(ctx, "job-1", Need{MemoryMB: 1, VCPUs: 1})
 	must(t, err)
-	if h.Record().Size != "local" || h.Record().PriceHourly != 0.005 {
+	if h.Record().Size != "local" || h.Record().PriceHourly != 5_000 {
 		t.Fatalf("record %+v", h.Record())
 	}
 	must(t, h.Upload(ctx, strings.NewReader("#!/bin/sh\necho local $PWD\n"), "run.sh", 0o700))
@@ -104,8 +104,8 @@ func TestSSHHostHelper(t *testing.T) {
 }
 
 func TestChooseSize(t *testing.T) {
-	cat := []Size{{"s-1vcpu-1gb", 1024, 1, 0.009}, {"s-1vcpu-2gb", 2048, 1, 0.018}, {"s-2vcpu-2gb", 2048, 2, 0.027},
-		{"s-2vcpu-4gb", 4096, 2, 0.036}, {"s-4vcpu-8gb", 8192, 4, 0.071}}
+	cat := []Size{{"s-1vcpu-1gb", 1024, 1, 9_000}, {"s-1vcpu-2gb", 2048, 1, 18_000}, {"s-2vcpu-2gb", 2048, 2, 27_000},
+		{"s-2vcpu-4gb", 4096, 2, 36_000}, {"s-4vcpu-8gb", 8192, 4, 71_000}}
 	for _, tc := range []struct {
 		need     Need
 		want     string

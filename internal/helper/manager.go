@@ -40,6 +40,15 @@ type Options struct {
 	// OnStep is called once each lifecycle step is durable in the store
 	// (logs, and the crash tests' kill points).
 	OnStep func(step State, r Record)
+	// ExtendEvery is how often a running helper's meter is extended;
+	// default: what the meter asks for (BudgetMeter: half its slice), else
+	// Interval.
+	ExtendEvery time.Duration
+	// JobSpend says which proposal a job spends for and whether the person
+	// approved extra spend for it (then a size above the allow-list or a
+	// second helper is allowed, and metered against the approval). nil:
+	// nothing is approved.
+	JobSpend func(job string) (proposal string, approved bool)
 }
 
 // Manager owns the one helper slot.
@@ -92,6 +101,13 @@ func NewManager(db *store.DB, prov Provider, opt Options) (*Manager, error) {
 	def(&opt.Poll, 5*time.Second)
 	def(&opt.ConfirmFor, 2*time.Minute)
 	def(&opt.Interval, time.Minute)
+	if e, ok := opt.Meter.(interface{ ExtendEvery() time.Duration }); ok {
+		def(&opt.ExtendEvery, e.ExtendEvery())
+	}
+	def(&opt.ExtendEvery, opt.Interval)
+	if opt.JobSpend == nil {
+		opt.JobSpend = func(string) (string, bool) { return "", false }
+	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -112,7 +128,17 @@ type Helper struct {
 	conn   Conn
 	gone   bool
 	expiry *time.Timer
+	// ctx ends when the helper is destroyed; its cause says why (a
+	// *StoppedError when the budget stopped it).
+	ctx    context.Context
+	cancel context.CancelCauseFunc
 }
+
+// Context ends when the helper is destroyed (released, TTL, reconcile, or
+// stopped by the budget); context.Cause says why. A job derives its
+// context from it so that its running work stops with the helper; Run and
+// Upload do that themselves.
+func (h *Helper) Context() context.Context { return h.ctx }
 
 // Record is the helper's intent record as acquired.
 func (h *Helper) Record() Record {
@@ -123,7 +149,10 @@ func (h *Helper) Record() Record {
 
 // Acquire creates a helper for job sized for need and returns it once it is
 // active and reachable over SSH with its pinned host key. A second helper
-// while one exists, or a size outside the allow-list, is an *ApprovalError.
+// while one exists, or a size outside the allow-list, is an *ApprovalError
+// (with its price and cost) unless Options.JobSpend says the job's spend is
+// approved. The meter's Start comes before Create: a refusal creates
+// nothing.
 // On any failure after the intent record, the machine is destroyed.
 func (m *Manager) Acquire(ctx context.Context, job string, need Need) (*Helper, error) {
 	jobTag := tagPart(job)
@@ -134,7 +163,15 @@ func (m *Manager) Acquire(ctx context.Context, job string, need Need) (*Helper, 
 	if err != nil {
 		return nil, fmt.Errorf("acquire helper: %w", err)
 	}
+	proposal, approved := m.opt.JobSpend(job)
 	size, err := ChooseSize(catalog, m.opt.AllowedSizes, need)
+	var ae *ApprovalError
+	if errors.As(err, &ae) {
+		ae.Cost = cost(size.Slug, size.PriceHourly, time.Unix(0, 0), time.Unix(0, 0).Add(m.opt.TTL))
+		if approved { // the person approved this size for the job
+			err = nil
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("acquire helper: %w", err)
 	}
@@ -147,31 +184,39 @@ func (m *Manager) Acquire(ctx context.Context, job string, need Need) (*Helper, 
 		Name:     fmt.Sprintf("patchgit-%s-%s-%s", m.opt.Instance, shorten(jobTag, 20), randomHex(3)),
 		Job:      job,
 		Provider: m.prov.Name(), Size: size.Slug, PriceHourly: size.PriceHourly,
+		Proposal: proposal, Approved: approved,
 		Tags:      []string{TagHelper, m.InstanceTag(), "patchgit-job-" + shorten(jobTag, 200)},
 		HostKey:   hk.PublicLine(),
 		State:     StateIntent,
 		CreatedAt: now, ExpiresAt: now.Add(m.opt.TTL),
 	}
 	err = m.db.Update(func(tx *bolt.Tx) error {
-		if holder := slotHolder(tx); holder != "" {
-			other, ok, err := getRecord(tx, holder)
-			if err != nil {
-				return err
-			}
-			if ok && other.State != StateDestroyed {
-				return &ApprovalError{Reason: fmt.Sprintf("helper %s is already running for job %s (until %s); a second helper needs approval",
-					other.Name, other.Job, other.ExpiresAt.Format(time.RFC3339))}
-			}
+		// Any helper not confirmed destroyed holds the slot (an approved
+		// second one too, once the first is gone).
+		other, busy, err := firstOpenRecord(tx)
+		if err != nil {
+			return err
+		}
+		if busy && !approved {
+			return &ApprovalError{Reason: fmt.Sprintf("helper %s is already running for job %s (until %s); a second helper needs approval",
+				other.Name, other.Job, other.ExpiresAt.Format(time.RFC3339)),
+				Size: rec.Size, PriceHourly: rec.PriceHourly,
+				Cost: cost(rec.Size, rec.PriceHourly, rec.CreatedAt, rec.ExpiresAt)}
 		}
 		if err := putRecord(tx, rec); err != nil {
 			return err
 		}
-		if err := tx.Bucket(store.BucketHelpers).Put(keySlot, []byte(rec.Name)); err != nil {
-			return err
+		if !busy { // an approved second helper leaves the slot to the first
+			if err := tx.Bucket(store.BucketHelpers).Put(keySlot, []byte(rec.Name)); err != nil {
+				return err
+			}
 		}
-		_, err := m.opt.Audit.Append(tx, "helper.intent", "patchgit", rec.Name, map[string]string{
-			"job": job, "provider": rec.Provider, "size": rec.Size, "price_hourly": price(rec.PriceHourly),
-			"expires_at": rec.ExpiresAt.Format(time.RFC3339)})
+		data := map[string]string{"job": job, "provider": rec.Provider, "size": rec.Size,
+			"price_hourly": rec.PriceHourly.String(), "expires_at": rec.ExpiresAt.Format(time.RFC3339)}
+		if approved {
+			data["approved"] = "true"
+		}
+		_, err = m.opt.Audit.Append(tx, "helper.intent", "patchgit", rec.Name, data)
 		return err
 	})
 	if err != nil {
@@ -179,6 +224,7 @@ func (m *Manager) Acquire(ctx context.Context, job string, need Need) (*Helper, 
 	}
 	m.opt.OnStep(StateIntent, rec)
 	h := &Helper{m: m, rec: rec}
+	h.ctx, h.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	m.mu.Lock()
 	m.live[rec.Name] = h
 	m.mu.Unlock()
@@ -205,7 +251,7 @@ func (m *Manager) Acquire(ctx context.Context, job string, need Need) (*Helper, 
 	if err := h.update(func(r *Record) (string, map[string]string) {
 		r.MachineID, r.Address, r.State, r.StartedAt = machine.ID, machine.Address, StateCreated, m.opt.Now().UTC()
 		return "helper.created", map[string]string{"job": r.Job, "machine": r.MachineID, "size": r.Size,
-			"price_hourly": price(r.PriceHourly)}
+			"price_hourly": r.PriceHourly.String()}
 	}); err != nil {
 		return fail(err)
 	}
@@ -224,8 +270,9 @@ func (m *Manager) Acquire(ctx context.Context, job string, need Need) (*Helper, 
 		return fail(err)
 	}
 	h.mu.Lock()
-	h.expiry = time.AfterFunc(time.Until(rec.ExpiresAt), func() { h.expire() })
+	h.expiry = time.AfterFunc(rec.ExpiresAt.Sub(m.opt.Now()), func() { h.expire() }) // on the manager's clock
 	h.mu.Unlock()
+	go h.meterLoop()
 	m.opt.OnStep(StateActive, h.Record())
 	m.log.Info("helper ready", "helper", rec.Name, "job", job, "size", rec.Size, "address", machine.Address)
 	return h, nil
@@ -273,29 +320,79 @@ func (m *Manager) waitReady(ctx context.Context, machine Machine, hk HostKey) (C
 
 // Upload writes r to name in the helper's work directory.
 func (h *Helper) Upload(ctx context.Context, r io.Reader, name string, mode uint32) error {
-	conn, err := h.usable()
-	if err != nil {
-		return err
-	}
-	return conn.Upload(ctx, r, name, mode)
+	return h.use(ctx, func(ctx context.Context, conn Conn) error { return conn.Upload(ctx, r, name, mode) })
 }
 
-// Run runs command in the helper's work directory.
+// Run runs command in the helper's work directory. When the helper is
+// destroyed meanwhile (the budget stopped it, or its TTL), the command is
+// stopped and the error says why.
 func (h *Helper) Run(ctx context.Context, command string, stdout, stderr io.Writer) error {
+	return h.use(ctx, func(ctx context.Context, conn Conn) error { return conn.Run(ctx, command, stdout, stderr) })
+}
+
+// use runs fn with a context that also ends when the helper does.
+func (h *Helper) use(ctx context.Context, fn func(context.Context, Conn) error) error {
 	conn, err := h.usable()
 	if err != nil {
 		return err
 	}
-	return conn.Run(ctx, command, stdout, stderr)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(h.ctx, func() { cancel(context.Cause(h.ctx)) })
+	defer stop()
+	err = fn(ctx, conn)
+	if err != nil && h.ctx.Err() != nil {
+		return fmt.Errorf("use helper %s: %w", h.Record().Name, context.Cause(h.ctx))
+	}
+	return err
 }
 
 func (h *Helper) usable() (Conn, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if cause := context.Cause(h.ctx); h.gone && cause != nil && !errors.Is(cause, ErrReleased) {
+		return nil, fmt.Errorf("use helper %s: %w: %w", h.rec.Name, ErrReleased, cause)
+	}
 	if h.gone || h.conn == nil {
 		return nil, fmt.Errorf("use helper %s: %w (%s)", h.rec.Name, ErrReleased, h.rec.Reason)
 	}
 	return h.conn, nil
+}
+
+// meterLoop extends the meter every ExtendEvery while the helper lives.
+func (h *Helper) meterLoop() {
+	t := time.NewTicker(h.m.opt.ExtendEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+			if err := h.extend(h.ctx, h.m.opt.Now()); err != nil && h.ctx.Err() == nil {
+				h.m.log.Error("extend helper metering", "helper", h.Record().Name, "err", err)
+			}
+		}
+	}
+}
+
+// extend rolls the helper's meter on. When the budget refuses, the job's
+// use is stopped first (its context is cancelled with a *StoppedError that
+// says why), then the helper is destroyed while the time already reserved
+// still covers it: before the cap is crossed.
+func (h *Helper) extend(ctx context.Context, now time.Time) error {
+	h.mu.Lock()
+	c := h.charge(now)
+	h.mu.Unlock()
+	err := h.m.opt.Meter.Extend(ctx, c)
+	if err == nil {
+		return nil
+	}
+	stopped := newStoppedError(err)
+	h.cancel(stopped)
+	h.m.log.Warn("helper stopped by the budget", "helper", c.Helper, "job", c.Job, "reason", stopped.Error())
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.m.opt.ConfirmFor+time.Minute)
+	defer cancel()
+	return h.destroy(dctx, "budget stop: "+stopped.Error())
 }
 
 // Release destroys the helper and confirms the deletion.
@@ -311,6 +408,7 @@ func (h *Helper) expire() {
 
 // destroy stops a live helper: no more use, then the record's destroy.
 func (h *Helper) destroy(ctx context.Context, reason string) error {
+	h.cancel(fmt.Errorf("%w: %s", ErrReleased, reason)) // a cause set before (the budget's) wins
 	h.mu.Lock()
 	h.gone = true
 	if h.rec.Reason == "" {
@@ -345,6 +443,9 @@ func (h *Helper) update(fn func(r *Record) (kind string, data map[string]string)
 		if !ok {
 			return fmt.Errorf("update helper %s: record missing", h.rec.Name)
 		}
+		if r.State == StateDestroying || r.State == StateDestroyed { // stopped meanwhile (budget, reconcile)
+			return fmt.Errorf("update helper %s: %w (%s)", r.Name, ErrReleased, r.Reason)
+		}
 		kind, data := fn(&r)
 		if err := putRecord(tx, r); err != nil {
 			return err
@@ -358,9 +459,11 @@ func (h *Helper) update(fn func(r *Record) (kind string, data map[string]string)
 	})
 }
 
-func (h *Helper) charge(at time.Time) Charge {
-	r := h.rec
-	return Charge{Helper: r.Name, Job: r.Job, Size: r.Size, PriceHourly: r.PriceHourly, Since: r.StartedAt, At: at}
+func (h *Helper) charge(at time.Time) Charge { return h.rec.charge(h.rec.StartedAt, at) }
+
+func (r Record) charge(since, at time.Time) Charge {
+	return Charge{Helper: r.Name, Job: r.Job, Proposal: r.Proposal, Approved: r.Approved, Size: r.Size,
+		PriceHourly: r.PriceHourly, Since: since, At: at}
 }
 
 // destroyRecord destroys the record's machine (found by tag and name when
@@ -413,7 +516,13 @@ func (m *Manager) destroyRecord(ctx context.Context, name, reason string) error 
 		}
 	}
 	end := m.opt.Now().UTC()
-	c := cost(rec.PriceHourly, rec.StartedAt, end)
+	// Billed from the create: if its answer never arrived (a crash) but
+	// the machine was found, from the intent, which came just before.
+	since := rec.StartedAt
+	if since.IsZero() && id != "" {
+		since = rec.CreatedAt
+	}
+	c := cost(rec.Size, rec.PriceHourly, since, end)
 	confirmedHere := false // a concurrent destroy (TTL timer and reconcile) stops the meter once
 	err = m.db.Update(func(tx *bolt.Tx) error {
 		confirmedHere = false
@@ -432,7 +541,7 @@ func (m *Manager) destroyRecord(ctx context.Context, name, reason string) error 
 			}
 		}
 		data := map[string]string{"job": r.Job, "machine": id, "size": r.Size, "reason": r.Reason,
-			"cost_usd": price(c)}
+			"cost": c.String()}
 		if !r.StartedAt.IsZero() {
 			data["seconds"] = strconv.FormatInt(int64(end.Sub(r.StartedAt).Seconds()), 10)
 		}
@@ -445,11 +554,10 @@ func (m *Manager) destroyRecord(ctx context.Context, name, reason string) error 
 	if !confirmedHere {
 		return nil
 	}
-	ch := Charge{Helper: rec.Name, Job: rec.Job, Size: rec.Size, PriceHourly: rec.PriceHourly, Since: rec.StartedAt, At: end}
-	if err := m.opt.Meter.Stop(ctx, ch); err != nil {
+	if err := m.opt.Meter.Stop(ctx, rec.charge(since, end)); err != nil {
 		m.log.Error("stop helper metering", "helper", name, "err", err)
 	}
-	m.log.Info("helper destroyed", "helper", name, "reason", rec.Reason, "cost_usd", price(c))
+	m.log.Info("helper destroyed", "helper", name, "reason", rec.Reason, "cost", c.String())
 	return nil
 }
 
@@ -489,9 +597,7 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 		m.mu.Unlock()
 		switch {
 		case h != nil && now.Before(r.ExpiresAt):
-			if err := m.opt.Meter.Extend(ctx, h.charge(now)); err != nil {
-				errs = append(errs, h.destroy(ctx, "budget stop: "+err.Error()))
-			}
+			errs = append(errs, h.extend(ctx, now))
 		case h != nil:
 			errs = append(errs, h.destroy(ctx, "past its TTL"))
 		default:
@@ -536,8 +642,6 @@ func (m *Manager) Loop(ctx context.Context) {
 		}
 	}
 }
-
-func price(v float64) string { return strconv.FormatFloat(v, 'f', 5, 64) }
 
 func shorten(s string, n int) string {
 	if len(s) > n {

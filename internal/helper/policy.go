@@ -1,6 +1,7 @@
 package helper
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 )
@@ -34,10 +35,7 @@ func ChooseSize(catalog []Size, allowed []string, need Need) (Size, error) {
 	}
 	order := func(a, b Size) int {
 		if a.PriceHourly != b.PriceHourly {
-			if a.PriceHourly < b.PriceHourly {
-				return -1
-			}
-			return 1
+			return cmp.Compare(a.PriceHourly, b.PriceHourly)
 		}
 		if a.MemoryMB != b.MemoryMB {
 			return a.MemoryMB - b.MemoryMB
@@ -50,7 +48,7 @@ func ChooseSize(catalog []Size, allowed []string, need Need) (Size, error) {
 	if len(out) > 0 {
 		s := slices.MinFunc(out, order)
 		return s, &ApprovalError{
-			Reason: fmt.Sprintf("%d MB and %d vCPUs need size %s ($%.5f/h), which is not in the allow-list %v",
+			Reason: fmt.Sprintf("%d MB and %d vCPUs need size %s (%s/h), which is not in the allow-list %v",
 				need.MemoryMB, need.VCPUs, s.Slug, s.PriceHourly, allowed),
 			Size: s.Slug, PriceHourly: s.PriceHourly,
 		}

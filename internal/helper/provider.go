@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/patchgit/patchgit/internal/budget"
 )
 
 // Provider creates, lists and destroys helper machines and connects to them.
@@ -37,10 +39,10 @@ type Provider interface {
 
 // Size is one machine size and its price.
 type Size struct {
-	Slug        string  `json:"slug"`
-	MemoryMB    int     `json:"memory_mb"`
-	VCPUs       int     `json:"vcpus"`
-	PriceHourly float64 `json:"price_hourly"` // USD; 0 = not priced
+	Slug        string        `json:"slug"`
+	MemoryMB    int           `json:"memory_mb"`
+	VCPUs       int           `json:"vcpus"`
+	PriceHourly budget.Micros `json:"price_hourly"` // per hour; 0 = not priced
 }
 
 // CreateRequest is what Create needs. UserData holds the helper's private
@@ -75,8 +77,10 @@ type Conn interface {
 }
 
 // Meter is the budget's hook: Start before the machine is created (the
-// budget may refuse), Extend while it runs, Stop once its deletion is
-// confirmed. The budget manager implements it; NopMeter charges nothing.
+// budget may refuse, and then nothing is created), Extend while it runs
+// (an error means: stop it now), Stop once its deletion is confirmed.
+// BudgetMeter implements it over the budget's ledger; NopMeter charges
+// nothing.
 type Meter interface {
 	Start(ctx context.Context, c Charge) error
 	Extend(ctx context.Context, c Charge) error
@@ -85,12 +89,14 @@ type Meter interface {
 
 // Charge describes one helper's metering.
 type Charge struct {
-	Helper      string    // the helper's unique name
-	Job         string    // the job it runs for
-	Size        string    // its size slug
-	PriceHourly float64   // USD per hour
-	Since       time.Time // when it was created (zero before Create)
-	At          time.Time // now
+	Helper      string        // the helper's unique name
+	Job         string        // the job it runs for
+	Proposal    string        // the proposal the job spends for, if known
+	Approved    bool          // the person approved extra spend for it
+	Size        string        // its size slug
+	PriceHourly budget.Micros // per hour
+	Since       time.Time     // when it was created (zero before Create, and if it never was)
+	At          time.Time     // now, or when its deletion was confirmed
 }
 
 // NopMeter meters nothing.

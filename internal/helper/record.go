@@ -1,11 +1,13 @@
 package helper
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/patchgit/patchgit/internal/budget"
 	"github.com/patchgit/patchgit/internal/store"
 )
 
@@ -24,11 +26,15 @@ const (
 // anything is created so that a crash at any step leaves something for
 // Reconcile to find.
 type Record struct {
-	Name        string    `json:"name"` // unique: patchgit-<instance>-<job>-<random>
-	Job         string    `json:"job"`
-	Provider    string    `json:"provider"`
-	Size        string    `json:"size"`
-	PriceHourly float64   `json:"price_hourly"`
+	Name        string        `json:"name"` // unique: patchgit-<instance>-<job>-<random>
+	Job         string        `json:"job"`
+	Provider    string        `json:"provider"`
+	Size        string        `json:"size"`
+	PriceHourly budget.Micros `json:"price_hourly_micros"`
+	// Proposal and Approved: whose spend it is, and whether the person
+	// approved extra spend for it (Options.JobSpend at Acquire).
+	Proposal    string    `json:"proposal,omitempty"`
+	Approved    bool      `json:"approved,omitempty"`
 	Tags        []string  `json:"tags"`
 	HostKey     string    `json:"host_key"` // the pinned public key (authorized_keys form)
 	MachineID   string    `json:"machine_id,omitempty"`
@@ -62,6 +68,22 @@ func putRecord(tx *bolt.Tx, r Record) error {
 // slotHolder is the name in the slot, "" if free.
 func slotHolder(tx *bolt.Tx) string { return string(tx.Bucket(store.BucketHelpers).Get(keySlot)) }
 
+// firstOpenRecord finds a record not confirmed destroyed, if any.
+func firstOpenRecord(tx *bolt.Tx) (Record, bool, error) {
+	c := tx.Bucket(store.BucketHelpers).Cursor()
+	prefix := []byte(recordPrefix)
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var r Record
+		if err := jsonUnmarshal(v, &r); err != nil {
+			return Record{}, false, fmt.Errorf("read helper record %s: %w", k, err)
+		}
+		if r.State != StateDestroyed {
+			return r, true, nil
+		}
+	}
+	return Record{}, false, nil
+}
+
 // Records lists every record not yet destroyed (and, with all, the
 // destroyed ones too).
 func Records(db *store.DB, all bool) ([]Record, error) {
@@ -84,13 +106,13 @@ func Records(db *store.DB, all bool) ([]Record, error) {
 }
 
 // cost is what a helper that ran from start to end costs under
-// DigitalOcean's per-second billing: at least 60 s and at least $0.01.
-func cost(priceHourly float64, start, end time.Time) float64 {
-	if priceHourly <= 0 || start.IsZero() {
+// DigitalOcean's per-second billing: at least 60 s and at least $0.01
+// (the budget's one pricing rule for every helper).
+func cost(size string, priceHourly budget.Micros, start, end time.Time) budget.Micros {
+	if start.IsZero() {
 		return 0
 	}
-	secs := max(end.Sub(start).Seconds(), 60)
-	return max(priceHourly*secs/3600, 0.01)
+	return budget.NewHelperPrice(size, priceHourly, 0).Cost(end.Sub(start))
 }
 
 var keyInstance = []byte("instance")
