@@ -120,7 +120,7 @@ func (p *Proposal) Revision(n int) *Revision {
 // must say so rather than invent a number.
 type Revision struct {
 	N          int           `json:"n"`
-	Source     string        `json:"source"` // "pasted-diff", "search-replace", later "model"
+	Source     string        `json:"source"` // "pasted-diff", "search-replace", SourceModel
 	Request    string        `json:"request"`
 	Plan       []string      `json:"plan"`
 	Targets    []string      `json:"targets"`
@@ -138,6 +138,9 @@ type Revision struct {
 	// revision is verified (and when no budget is configured).
 	Execution *Execution `json:"execution,omitempty"`
 	Created   time.Time  `json:"created"`
+	// Questions are what the model asked instead of planning (Source
+	// SourceModel); the person's next message answers them.
+	Questions []string `json:"questions,omitempty"`
 }
 
 // Execution is the priced plan GO runs, part of the Proposed Execution.
