@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,7 +71,7 @@ type modelCall struct {
 type modelDraft struct {
 	plan  chain.PlanResult
 	edits []assist.Edit
-	calls []modelCall
+	spent []CostLine
 }
 
 // chainRun accounts for the calls of one draft job's chain run.
@@ -83,6 +84,7 @@ type chainRun struct {
 	// when recording a call failed (storage, not the model).
 	paused   *Escalation
 	internal error
+	before   []CostLine // spent by an earlier run of this revision
 }
 
 // draftWithModel runs Plan and Patch on the base commit's files. A nil
@@ -96,7 +98,8 @@ func (c *Core) draftWithModel(ctx context.Context, j *Job, rev *Revision, repo R
 		return nil, &Failure{User: "could not read " + repo.Name + " at " + shortSHA(base) + "; see the daemon log", Err: err}
 	}
 	read := cachedReader(ctx, tree)
-	run := &chainRun{c: c, j: j}
+	// A run after an approval adds to what the paused run spent.
+	run := &chainRun{c: c, j: j, before: rev.Spent}
 	c.progress(j, "plan: asking "+a.Plan.Model)
 	plan, err := chain.Plan(ctx, run.stage("plan", a.Plan), chain.PlanInput{Request: rev.Request, Tree: tree.Paths, Read: read,
 		Deny: a.Deny, ContextTokens: a.ContextTokens})
@@ -113,7 +116,7 @@ func (c *Core) draftWithModel(ctx context.Context, j *Job, rev *Revision, repo R
 	if err != nil {
 		return nil, run.stopped(ctx, err, &plan)
 	}
-	return &modelDraft{plan: plan, edits: res.Edits, calls: run.calls()}, nil
+	return &modelDraft{plan: plan, edits: res.Edits, spent: run.spent()}, nil
 }
 
 // stopped ends a chain run that returned err: paused for approval, or
@@ -235,7 +238,9 @@ func (r *chainRun) calls() []modelCall {
 }
 
 // spent is one CostLine per stage, from what the ledger settled.
-func (r *chainRun) spent() []CostLine { return spentLines(r.calls()) }
+func (r *chainRun) spent() []CostLine {
+	return append(slices.Clone(r.before), spentLines(r.calls())...)
+}
 
 func spentLines(calls []modelCall) []CostLine {
 	var out []CostLine

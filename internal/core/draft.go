@@ -75,7 +75,7 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 	})
 	if isRefusal(err) {
 		if md != nil { // the model calls were spent: keep their account
-			if serr := c.stopDraft(j, spentLines(md.calls), &md.plan, ""); serr != nil {
+			if serr := c.stopDraft(j, md.spent, &md.plan, ""); serr != nil {
 				return serr
 			}
 		}
@@ -108,7 +108,7 @@ func (c *Core) recordDraft(j *Job, repo RepoSpec, change assist.Change, base str
 		rev.Plan = append(offlinePlan(repo, change, base, p.Branch, res), updatePlan(p)...)
 		if md != nil {
 			rev.Plan = append(modelPlan(repo, md, base, p.Branch, res), updatePlan(p)...)
-			rev.Spent, rev.Questions = spentLines(md.calls), nil
+			rev.Spent, rev.Questions = md.spent, nil
 		}
 		emit(Event{Kind: EventProposal, ID: p.ID, Repo: p.Repo, ConversationID: p.ConversationID})
 		if rev.Verified {
