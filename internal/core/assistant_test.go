@@ -54,6 +54,7 @@ type modelEnv struct {
 type modelOpts struct {
 	planTier, patchTier budget.Tier
 	hourCap             budget.Micros
+	timeout             time.Duration // per attempt; 0: 20s
 }
 
 func newModelEnv(t *testing.T, kind provider.Kind, o modelOpts, script ...providertest.Reply) *modelEnv {
@@ -64,8 +65,11 @@ func newModelEnv(t *testing.T, kind provider.Kind, o modelOpts, script ...provid
 	} else {
 		m.srv = providertest.NewAnthropic(t, script...)
 	}
+	if o.timeout == 0 {
+		o.timeout = 20 * time.Second
+	}
 	p, err := provider.New(provider.Options{Name: "scripted", Kind: kind, BaseURL: m.srv.URL, KeyEnv: "TEST_KEY",
-		Getenv: func(string) (string, bool) { return testKey, true }, Timeout: 20 * time.Second, MaxRetries: 2})
+		Getenv: func(string) (string, bool) { return testKey, true }, Timeout: o.timeout, MaxRetries: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,6 +465,30 @@ func TestModelChainOverTheCapAwaitsApproval(t *testing.T) {
 		t.Errorf("%d requests made over the cap", n)
 	}
 	m.assertAccounting(t, p)
+}
+
+func TestModelChainTimeoutStaysDraftAndReleasesTheReservation(t *testing.T) {
+	// The OpenAI SDK gives up on a timed-out attempt at once (docs/assistant.md).
+	m := newModelEnv(t, provider.KindOpenAI, modelOpts{timeout: 300 * time.Millisecond},
+		providertest.Reply{Text: planGood, Usage: use, Hang: 5 * time.Second})
+	p := sendAndSettle(t, m.env, startConversation(t, m.env), readmeRequest)
+	if p.State != core.StateDraft || !strings.Contains(p.Reason, "provider timed out") {
+		t.Fatalf("state %s reason %q", p.State, p.Reason)
+	}
+	st, _ := m.ledger.Status()
+	if st.Hour.Spent != 0 || st.Hour.Reserved != 0 || len(st.Open) != 0 {
+		t.Errorf("a call that never answered: %+v", st.Hour)
+	}
+	entries, _ := m.audit.List(0, 0)
+	var calls []map[string]string
+	for _, e := range entries {
+		if e.Kind == "model.call" {
+			calls = append(calls, e.Data)
+		}
+	}
+	if len(calls) != 1 || calls[0]["error"] != "provider timed out" || calls[0]["cost_micros"] != "0" {
+		t.Errorf("model.call entries %v", calls)
+	}
 }
 
 func TestProseWithoutAModelGetsTheOfflineAnswer(t *testing.T) {
