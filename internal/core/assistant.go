@@ -100,11 +100,15 @@ func (c *Core) draftWithModel(ctx context.Context, j *Job, rev *Revision, repo R
 	read := cachedReader(ctx, tree)
 	// A run after an approval adds to what the paused run spent.
 	run := &chainRun{c: c, j: j, before: rev.Spent}
-	c.progress(j, "plan: asking "+a.Plan.Model)
-	plan, err := chain.Plan(ctx, run.stage("plan", a.Plan), chain.PlanInput{Request: rev.Request, Tree: tree.Paths, Read: read,
-		Deny: a.Deny, ContextTokens: a.ContextTokens})
-	if err != nil {
-		return nil, run.stopped(ctx, err, nil)
+	var plan chain.PlanResult
+	if kept := rev.ModelPlan; kept != nil {
+		plan = chain.PlanResult{Plan: kept.Plan, Targets: kept.Targets}
+	} else {
+		c.progress(j, "plan: asking "+a.Plan.Model)
+		if plan, err = chain.Plan(ctx, run.stage("plan", a.Plan), chain.PlanInput{Request: rev.Request, Tree: tree.Paths, Read: read,
+			Deny: a.Deny, ContextTokens: a.ContextTokens}); err != nil {
+			return nil, run.stopped(ctx, err, nil)
+		}
 	}
 	if len(plan.Questions) > 0 {
 		return nil, c.stopDraft(j, run.spent(), &plan, questionsMessage(plan.Questions))
@@ -162,6 +166,9 @@ func (c *Core) stopDraft(j *Job, spent []CostLine, plan *chain.PlanResult, reaso
 		rev.Spent = spent
 		if plan != nil {
 			rev.Plan, rev.Questions = planLines(plan.Plan), plan.Questions
+			if len(plan.Questions) == 0 {
+				rev.ModelPlan = &ModelPlan{Plan: plan.Plan, Targets: plan.Targets}
+			}
 		}
 		if reason == "" {
 			return putProposal(tx, p)

@@ -453,6 +453,49 @@ func TestModelChainExternalPatchAfterAPlanKeepsThePlanSpend(t *testing.T) {
 	m.assertAccounting(t, p)
 }
 
+func TestModelChainAfterApprovalPatchesTheKeptPlanOnTheExternalTier(t *testing.T) {
+	m := newModelEnv(t, provider.KindAnthropic, modelOpts{patchTier: budget.TierExternal},
+		providertest.Reply{Text: planGood, Usage: use}, providertest.Reply{Text: patchGood, Usage: use})
+	p := sendAndSettle(t, m.env, startConversation(t, m.env), readmeRequest)
+	if p.Awaiting == nil || len(m.srv.Requests()) != 1 {
+		t.Fatalf("awaiting %+v after %d requests", p.Awaiting, len(m.srv.Requests()))
+	}
+	// What the approve method does: record the approval, queue the draft
+	// again with SpendApproved.
+	if err := m.db.Update(func(tx *bolt.Tx) error {
+		return m.ledger.ApproveTx(tx, budget.Approval{Proposal: p.ID, Revision: 1, Amount: budget.Micros(p.Awaiting.ApproveMicros),
+			Actor: "alice", Reason: strings.Join(p.Awaiting.Why, "; ")})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.core.RequeueApprovedDraft(p.ID); err != nil {
+		t.Fatal(err)
+	}
+	m.waitJobsIdle()
+	p, _ = m.core.Proposal(ctx, p.ID)
+	if p.State != core.StateProposed || !strings.Contains(p.Current().Diff, "+# demo project") {
+		t.Fatalf("state %s reason %q", p.State, p.Reason)
+	}
+	if n := len(m.srv.Requests()); n != 2 {
+		t.Errorf("%d requests, want the plan once and the approved patch once", n)
+	}
+	sp := p.Current().Spent
+	if len(sp) != 2 || sp[0].Stage != "plan" || sp[0].Category != core.CostModel || sp[1].Stage != "patch" || sp[1].Category != core.CostExternal {
+		t.Errorf("spent %+v", sp)
+	}
+	st, _ := m.ledger.Status()
+	approved := 0
+	for _, s := range st.Recent {
+		if s.Approved {
+			approved++
+		}
+	}
+	if approved != 1 {
+		t.Errorf("%d spends under the approval, want the patch call's: %+v", approved, st.Recent)
+	}
+	m.assertAccounting(t, p)
+}
+
 func TestModelChainOverTheCapAwaitsApproval(t *testing.T) {
 	// $0.001 an hour cannot hold the plan's worst case (500 output tokens
 	// at $8/M alone is $0.004).

@@ -141,6 +141,16 @@ type Revision struct {
 	// Questions are what the model asked instead of planning (Source
 	// SourceModel); the person's next message answers them.
 	Questions []string `json:"questions,omitempty"`
+	// ModelPlan is the model's plan, kept when a later call paused for
+	// approval, so the run after the approval patches the plan the person
+	// saw instead of paying for a new one.
+	ModelPlan *ModelPlan `json:"model_plan,omitempty"`
+}
+
+// ModelPlan is what the Plan stage answered.
+type ModelPlan struct {
+	Plan    string   `json:"plan"`
+	Targets []string `json:"targets"`
 }
 
 // Execution is the priced plan GO runs, part of the Proposed Execution.
