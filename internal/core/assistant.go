@@ -130,7 +130,12 @@ func (r *chainRun) stopped(ctx context.Context, err error, plan *chain.PlanResul
 	case r.internal != nil:
 		return r.internal
 	case ctx.Err() != nil:
-		return err // shutting down: the job resumes at the next start
+		// Shutting down: keep what was spent (and the plan) for the run
+		// that resumes the job at the next start.
+		if serr := r.c.stopDraft(r.j, r.spent(), plan, ""); serr != nil {
+			r.c.log.Error("record model spend before shutdown", "job", r.j.ID, "err", serr)
+		}
+		return err
 	case r.paused != nil:
 		if serr := r.c.stopDraft(r.j, r.spent(), plan, ""); serr != nil {
 			return serr
