@@ -144,6 +144,12 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon 
 	if err != nil {
 		return nil, err
 	}
+	var asst *core.Assistant // the model chain runs in the daemon only
+	if daemon {
+		if asst, err = assistantParts(cfg, log); err != nil {
+			return nil, err
+		}
+	}
 	p.core, err = core.New(core.Options{
 		Budget: ledger, Prices: prices, Policy: policy, MeterSlice: cfg.Budget.MeterSlice.Std(), CheaperPlan: cfg.Budget.CheaperPlan,
 		DB: db, Audit: p.audit, Git: p.git, Sandbox: p.sandbox,
@@ -159,6 +165,7 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon 
 		Fault:         fault,
 		WebLinks:      p.web,
 		ProposalURL:   p.web.ProposalURL, // PR bodies link the proposal on the web mirror
+		Assistant:     asst,
 	})
 	if err != nil {
 		return nil, err

@@ -203,7 +203,11 @@ func (c *Core) awaitApproval(j *Job, esc Escalation) error {
 				return err
 			}
 			emit(Event{Kind: EventProposal, ID: p.ID, Repo: p.Repo, ConversationID: p.ConversationID})
-			if err := c.say(tx, emit, p.ConversationID, p.ID, fmt.Sprintf("Proposal %s waits in Draft: %s\nNothing was spent or pushed.", ShortID(p.ID), reason)); err != nil {
+			done := "Nothing was spent or pushed."
+			if spent := spentTotal(p.Current().Spent); spent > 0 {
+				done = fmt.Sprintf("Nothing was pushed; drafting this revision spent %s so far.", budget.Micros(spent))
+			}
+			if err := c.say(tx, emit, p.ConversationID, p.ID, fmt.Sprintf("Proposal %s waits in Draft: %s\n%s", ShortID(p.ID), reason, done)); err != nil {
 				return err
 			}
 		}

@@ -76,6 +76,9 @@ type Options struct {
 	Fault func(step string) error
 	// WebLinks mints the web mirror's one-time sign-in links (nil: no web).
 	WebLinks WebLinks
+	// Assistant is the model chain that drafts a change from a request in
+	// prose (nil: the offline assistant only).
+	Assistant *Assistant
 }
 
 // Core implements Service and Admin.

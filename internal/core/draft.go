@@ -29,8 +29,12 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 	if err != nil {
 		return &Failure{User: err.Error(), Err: err}
 	}
-	change, err := assist.Parse(rev.Request)
-	if err != nil {
+	var change assist.Change
+	if rev.Source == SourceModel {
+		if c.opt.Assistant == nil {
+			return &Failure{User: "this revision asks a model for the change, but no model is configured (assistant.providers); paste a unified diff or search/replace blocks instead"}
+		}
+	} else if change, err = assist.Parse(rev.Request); err != nil {
 		return &Failure{User: "the change could not be read: " + err.Error(), Err: err}
 	}
 	c.progress(j, "updating the repository mirror")
@@ -44,6 +48,13 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 	base, err := c.opt.Git.ResolveRef(ctx, repo.MirrorDir, "refs/heads/"+repo.BaseBranch)
 	if err != nil {
 		return &Failure{User: fmt.Sprintf("base branch %q not found in %s; fix base_branch in the config", repo.BaseBranch, repo.Name), Err: err}
+	}
+	var md *modelDraft
+	if rev.Source == SourceModel {
+		if md, err = c.draftWithModel(ctx, j, rev, repo, base); md == nil {
+			return err // nil: the job is closed (questions, approval, edits failed)
+		}
+		change = assist.Change{Kind: assist.KindEdits, Edits: md.edits}
 	}
 	c.progress(j, "applying the patch in the sandbox and running the checks")
 	req := sandbox.Request{MirrorDir: repo.MirrorDir, Base: base, Checks: repo.Checks,
@@ -64,17 +75,23 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 		return err
 	})
 	if isRefusal(err) {
+		if md != nil { // the model calls were spent: keep their account
+			if serr := c.stopDraft(j, md.spent, &md.plan, ""); serr != nil {
+				return serr
+			}
+		}
 		return c.awaitApproval(j, refusalEscalation("the sandbox verify", err))
 	}
 	if err != nil {
 		return &Failure{User: "the sandbox could not run; see the daemon log", Err: err}
 	}
-	return c.recordDraft(j, repo, change, base, res)
+	return c.recordDraft(j, repo, change, base, res, md)
 }
 
 // recordDraft stores the sandbox's verdict on the revision and, when it
-// passed, makes the proposal Proposed.
-func (c *Core) recordDraft(j *Job, repo RepoSpec, change assist.Change, base string, res sandbox.Result) error {
+// passed, makes the proposal Proposed. md is the model chain's draft (nil
+// for a pasted change).
+func (c *Core) recordDraft(j *Job, repo RepoSpec, change assist.Change, base string, res sandbox.Result, md *modelDraft) error {
 	return c.update(func(tx *bolt.Tx, emit func(Event)) error {
 		p, err := getProposal(tx, j.ProposalID)
 		if err != nil {
@@ -90,6 +107,11 @@ func (c *Core) recordDraft(j *Job, repo RepoSpec, change assist.Change, base str
 		rev.Checks = checkResults(res.Checks)
 		rev.Verified = res.Failure == ""
 		rev.Plan = append(offlinePlan(repo, change, base, p.Branch, res), updatePlan(p)...)
+		if md != nil {
+			rev.Plan = append(modelPlan(repo, md, base, p.Branch, res), updatePlan(p)...)
+			rev.Spent, rev.Questions = md.spent, nil
+			rev.ModelPlan = &ModelPlan{Plan: md.plan.Plan, Targets: md.plan.Targets}
+		}
 		rev.TouchesChecks = res.TouchesChecks
 		scoreRevision(rev)
 		emit(Event{Kind: EventProposal, ID: p.ID, Repo: p.Repo, ConversationID: p.ConversationID})
@@ -185,12 +207,25 @@ func offlinePlan(repo RepoSpec, change assist.Change, base, branch string, res s
 	if change.Kind == assist.KindEdits {
 		what = fmt.Sprintf("Apply %d search/replace edit(s)", len(change.Edits))
 	}
+	return append([]string{fmt.Sprintf("%s to %d file(s) (offline assistant: no model configured).", what, len(res.Files))},
+		goLines(repo, base, branch)...)
+}
+
+// modelPlan is the model's plan, then exactly what PatchGit does with it.
+func modelPlan(repo RepoSpec, md *modelDraft, base, branch string, res sandbox.Result) []string {
+	lines := planLines(md.plan.Plan)
+	lines = append(lines, fmt.Sprintf("The model wrote %d search/replace edit(s) to %d file(s); the diff shown is computed from the sandbox tree they were applied to.",
+		len(md.edits), len(res.Files)))
+	return append(lines, goLines(repo, base, branch)...)
+}
+
+// goLines say how the change is verified and what GO does.
+func goLines(repo RepoSpec, base, branch string) []string {
 	checks := "no checks configured"
 	if len(repo.Checks) > 0 {
 		checks = strings.Join(repo.Checks, "; ")
 	}
 	return []string{
-		fmt.Sprintf("%s to %d file(s) (offline assistant: no model configured).", what, len(res.Files)),
 		fmt.Sprintf("Verify in the sandbox on %s at %s: %s.", repo.BaseBranch, shortSHA(base), checks),
 		fmt.Sprintf("On GO: commit on %s, push branch %s, open a pull request into %s. PatchGit never merges.", shortSHA(base), branch, repo.BaseBranch),
 	}

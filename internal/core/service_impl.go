@@ -113,15 +113,21 @@ func (c *Core) Send(_ context.Context, actor, conversationID, text string) (Mess
 				return err
 			}
 			return c.say(tx, emit, cv.ID, "", "I could not read that change: "+parseErr.Error()+"\nNothing was proposed or pushed.")
-		case change.Kind == assist.KindNone:
+		case change.Kind == assist.KindNone && c.opt.Assistant == nil:
 			return c.say(tx, emit, cv.ID, "", assist.OfflineReply(text))
+		case change.Kind == assist.KindNone:
+			change.Title = requestTitle(text)
 		}
 		p, err := c.reviseOrCreate(tx, emit, actor, cv, text, change)
 		if err != nil {
 			return err
 		}
 		user.ProposalID = p.ID
-		return c.say(tx, emit, cv.ID, p.ID, fmt.Sprintf("Drafting proposal %s revision %d: applying it in the sandbox and running the checks…", ShortID(p.ID), len(p.Revisions)))
+		what := "applying it in the sandbox and running the checks"
+		if change.Kind == assist.KindNone {
+			what = "the model plans and writes the change, then the sandbox applies it and runs the checks"
+		}
+		return c.say(tx, emit, cv.ID, p.ID, fmt.Sprintf("Drafting proposal %s revision %d: %s…", ShortID(p.ID), len(p.Revisions), what))
 	})
 	if err != nil {
 		return Message{}, err
@@ -164,7 +170,11 @@ func (c *Core) reviseOrCreate(tx *bolt.Tx, emit func(Event), actor string, cv *C
 			return nil, err
 		}
 	}
-	open.Title = change.Title
+	if cur := open.Current(); change.Kind == assist.KindNone && cur != nil && len(cur.Questions) > 0 {
+		text = answeredRequest(cur, text) // the answers go with the request they answer
+	} else {
+		open.Title = change.Title
+	}
 	open.Waiting, open.Awaiting = WaitingNone, nil // a new revision is priced afresh
 	open.Revisions = append(open.Revisions, c.newRevision(len(open.Revisions)+1, text, change))
 	open.Updated = c.now()
@@ -179,8 +189,11 @@ func (c *Core) reviseOrCreate(tx *bolt.Tx, emit func(Event), actor string, cv *C
 
 func (c *Core) newRevision(n int, text string, change assist.Change) Revision {
 	src := "pasted-diff"
-	if change.Kind == assist.KindEdits {
+	switch change.Kind {
+	case assist.KindEdits:
 		src = "search-replace"
+	case assist.KindNone:
+		src = SourceModel
 	}
 	return Revision{N: n, Source: src, Request: text, Created: c.now()}
 }

@@ -121,7 +121,7 @@ func (p *Proposal) Revision(n int) *Revision {
 // must say so rather than invent a number.
 type Revision struct {
 	N          int           `json:"n"`
-	Source     string        `json:"source"` // "pasted-diff", "search-replace", later "model"
+	Source     string        `json:"source"` // "pasted-diff", "search-replace", SourceModel
 	Request    string        `json:"request"`
 	Plan       []string      `json:"plan"`
 	Targets    []string      `json:"targets"`
@@ -145,6 +145,13 @@ type Revision struct {
 	// ModelConfidence is a model's own 0..100 assessment of its change,
 	// read by the confidence score; nil for a person's change.
 	ModelConfidence *int `json:"model_confidence,omitempty"`
+	// Questions are what the model asked instead of planning (Source
+	// SourceModel); the person's next message answers them.
+	Questions []string `json:"questions,omitempty"`
+	// ModelPlan is the model's plan, kept when a later call paused for
+	// approval, so the run after the approval patches the plan the person
+	// saw instead of paying for a new one.
+	ModelPlan *ModelPlan `json:"model_plan,omitempty"`
 }
 
 // AssessInput is what the risk and confidence scores read, all of it
@@ -153,6 +160,9 @@ type Revision struct {
 func (r *Revision) AssessInput() assess.Input {
 	in := assess.Input{Diff: r.Diff, Source: r.Source, Targets: r.Targets, Verified: r.Verified,
 		TouchesChecks: r.TouchesChecks, ModelConfidence: r.ModelConfidence}
+	if r.ModelPlan != nil {
+		in.Targets = r.ModelPlan.Targets // what the model planned, not what the diff touched
+	}
 	for _, c := range r.Checks {
 		name := c.Name
 		if name == "" {
@@ -161,6 +171,12 @@ func (r *Revision) AssessInput() assess.Input {
 		in.Checks = append(in.Checks, assess.Check{Name: name, Passed: c.Passed, TimedOut: c.TimedOut, ExitCode: c.ExitCode, Mode: c.Mode})
 	}
 	return in
+}
+
+// ModelPlan is what the Plan stage answered.
+type ModelPlan struct {
+	Plan    string   `json:"plan"`
+	Targets []string `json:"targets"`
 }
 
 // Execution is the priced plan GO runs, part of the Proposed Execution.
