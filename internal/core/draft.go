@@ -63,7 +63,7 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 		return err
 	})
 	if isRefusal(err) {
-		return c.awaitApproval(j, refusalEscalation("the sandbox verify", err))
+		return c.awaitApproval(j, c.helperRefusal("the sandbox verify", err))
 	}
 	if err != nil {
 		return &Failure{User: "the sandbox could not run; see the daemon log", Err: err}
