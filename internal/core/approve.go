@@ -131,7 +131,7 @@ func (c *Core) declineSpend(tx *bolt.Tx, emit func(Event), actor string, p *Prop
 	if err := putProposal(tx, p); err != nil {
 		return err
 	}
-	return c.say(tx, emit, p.ConversationID, p.ID, fmt.Sprintf("Proposal %s stays in Draft: %s. Nothing was spent or pushed.", ShortID(p.ID), p.Reason))
+	return c.say(tx, emit, p.ConversationID, p.ID, fmt.Sprintf("Proposal %s stays in Draft: %s. Nothing more is spent and nothing was pushed.", ShortID(p.ID), p.Reason))
 }
 
 func whatRuns(esc Escalation) string {

@@ -223,7 +223,7 @@ func (c *Core) awaitApproval(j *Job, esc Escalation) error {
 				return err
 			}
 			emit(Event{Kind: EventProposal, ID: p.ID, Repo: p.Repo, ConversationID: p.ConversationID})
-			if err := c.say(tx, emit, p.ConversationID, p.ID, fmt.Sprintf("Proposal %s waits in Draft: %s\nNothing was spent or pushed.", ShortID(p.ID), reason)); err != nil {
+			if err := c.say(tx, emit, p.ConversationID, p.ID, fmt.Sprintf("Proposal %s waits in Draft for your approval of spend: %s\nNothing more is spent and nothing is pushed until you answer: in the proposal pane, a approves or d declines.", ShortID(p.ID), reason)); err != nil {
 				return err
 			}
 		}
