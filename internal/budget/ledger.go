@@ -497,6 +497,17 @@ func (l *Ledger) ApproveTx(tx *bolt.Tx, a Approval) error {
 		"revision": strconv.Itoa(a.Revision), "reason": a.Reason, "approved_by": a.Actor})
 }
 
+// Approval returns the approval recorded for proposal, if any.
+func (l *Ledger) Approval(proposal string) (Approval, bool, error) {
+	var a Approval
+	var found bool
+	err := l.db.View(func(tx *bolt.Tx) (err error) {
+		found, err = store.GetJSON(tx, store.BucketLedger, approvalKey(proposal), &a)
+		return err
+	})
+	return a, found, err
+}
+
 // OpenReservations lists reservations not settled yet.
 func (l *Ledger) OpenReservations() ([]Reservation, error) {
 	var open []Reservation

@@ -72,6 +72,9 @@ type modelDraft struct {
 	plan  chain.PlanResult
 	edits []assist.Edit
 	spent []CostLine
+	// from is how many of the revision's Spent lines spent already holds:
+	// lines recorded after it (the metered sandbox verify) are kept.
+	from int
 }
 
 // chainRun accounts for the calls of one draft job's chain run.
@@ -111,7 +114,7 @@ func (c *Core) draftWithModel(ctx context.Context, j *Job, rev *Revision, repo R
 		}
 	}
 	if len(plan.Questions) > 0 {
-		return nil, c.stopDraft(j, run.spent(), &plan, questionsMessage(plan.Questions))
+		return nil, c.stopDraft(j, run.spent(), len(run.before), &plan, questionsMessage(plan.Questions))
 	}
 	c.progress(j, "patch: asking "+a.Patch.Model)
 	res, err := chain.Patch(ctx, run.stage("patch", a.Patch), chain.PatchInput{Request: rev.Request, Plan: plan, Tree: tree.Paths,
@@ -120,7 +123,7 @@ func (c *Core) draftWithModel(ctx context.Context, j *Job, rev *Revision, repo R
 	if err != nil {
 		return nil, run.stopped(ctx, err, &plan)
 	}
-	return &modelDraft{plan: plan, edits: res.Edits, spent: run.spent()}, nil
+	return &modelDraft{plan: plan, edits: res.Edits, spent: run.spent(), from: len(run.before)}, nil
 }
 
 // stopped ends a chain run that returned err: paused for approval, or
@@ -132,17 +135,17 @@ func (r *chainRun) stopped(ctx context.Context, err error, plan *chain.PlanResul
 	case ctx.Err() != nil:
 		// Shutting down: keep what was spent (and the plan) for the run
 		// that resumes the job at the next start.
-		if serr := r.c.stopDraft(r.j, r.spent(), plan, ""); serr != nil {
+		if serr := r.c.stopDraft(r.j, r.spent(), len(r.before), plan, ""); serr != nil {
 			r.c.log.Error("record model spend before shutdown", "job", r.j.ID, "err", serr)
 		}
 		return err
 	case r.paused != nil:
-		if serr := r.c.stopDraft(r.j, r.spent(), plan, ""); serr != nil {
+		if serr := r.c.stopDraft(r.j, r.spent(), len(r.before), plan, ""); serr != nil {
 			return serr
 		}
 		return r.c.awaitApproval(r.j, *r.paused)
 	}
-	return r.c.stopDraft(r.j, r.spent(), plan, "the model's change could not be made: "+err.Error())
+	return r.c.stopDraft(r.j, r.spent(), len(r.before), plan, "the model's change could not be made: "+err.Error())
 }
 
 func questionsMessage(qs []string) string {
@@ -158,7 +161,9 @@ func questionsMessage(qs []string) string {
 // stopDraft records what a chain run spent (and the plan and questions it
 // got) on the revision and closes the job with the proposal in Draft.
 // reason "" records only (the caller pauses for approval next).
-func (c *Core) stopDraft(j *Job, spent []CostLine, plan *chain.PlanResult, reason string) error {
+// spent replaces the revision's first from Spent lines (what the run began
+// with); lines recorded since by others (helper time) are kept after it.
+func (c *Core) stopDraft(j *Job, spent []CostLine, from int, plan *chain.PlanResult, reason string) error {
 	return c.update(func(tx *bolt.Tx, emit func(Event)) error {
 		p, err := getProposal(tx, j.ProposalID)
 		if err != nil {
@@ -168,7 +173,7 @@ func (c *Core) stopDraft(j *Job, spent []CostLine, plan *chain.PlanResult, reaso
 			return c.closeJob(tx, emit, j, JobDone, "superseded")
 		}
 		rev := p.Revision(j.Revision)
-		rev.Spent = spent
+		rev.Spent = keepLater(spent, rev.Spent, from)
 		if plan != nil {
 			rev.Plan, rev.Questions = planLines(plan.Plan), plan.Questions
 			if len(plan.Questions) == 0 {
@@ -455,4 +460,14 @@ func answeredRequest(prev *Revision, answer string) string {
 	}
 	b.WriteString("\nThe person's answer:\n" + answer)
 	return b.String()
+}
+
+// keepLater is spent followed by the lines stored recorded after its
+// first from lines.
+func keepLater(spent, stored []CostLine, from int) []CostLine {
+	out := slices.Clone(spent)
+	if from < len(stored) {
+		out = append(out, stored[from:]...)
+	}
+	return out
 }

@@ -55,6 +55,7 @@ type modelOpts struct {
 	planTier, patchTier budget.Tier
 	hourCap             budget.Micros
 	timeout             time.Duration // per attempt; 0: 20s
+	localHourly         budget.Micros // >0: the sandbox verify is metered helper time
 }
 
 func newModelEnv(t *testing.T, kind provider.Kind, o modelOpts, script ...providertest.Reply) *modelEnv {
@@ -95,6 +96,10 @@ func newModelEnv(t *testing.T, kind provider.Kind, o modelOpts, script ...provid
 			})
 		prices := budget.DefaultPrices()
 		prices.Models = []budget.TokenPrice{testPrice}
+		if o.localHourly > 0 {
+			prices.Local = budget.NewHelperPrice(budget.LocalHelperSize, o.localHourly, 0)
+			opt.MeterSlice = time.Minute
+		}
 		opt.Budget, opt.Prices = m.ledger, prices
 		opt.Assistant = &core.Assistant{Deny: deny, ContextTokens: 8000,
 			Plan:  core.ModelStage{Tier: o.planTier, Provider: p, Model: testModel, MaxOutputTokens: 500},
@@ -549,3 +554,36 @@ func TestProseWithoutAModelGetsTheOfflineAnswer(t *testing.T) {
 
 // ShortID keeps failure messages short.
 func ShortID(id string) string { return core.ShortID(id) }
+
+// A model's revision whose verify is metered keeps both accounts: the
+// model calls and the helper time, each a Spent line, together what the
+// ledger charged.
+func TestModelChainWithMeteredVerifyKeepsModelAndHelperSpend(t *testing.T) {
+	m := newModelEnv(t, provider.KindOpenAI, modelOpts{localHourly: 600_000}, // $0.60/h: a $0.01 first minute
+		providertest.Reply{Text: planGood, Usage: use}, providertest.Reply{Text: patchGood, Usage: use})
+	cv := startConversation(t, m.env)
+	p := sendAndSettle(t, m.env, cv, readmeRequest)
+	if p.State != core.StateProposed {
+		t.Fatalf("state %s reason %q", p.State, p.Reason)
+	}
+	byCategory := map[string]int64{}
+	var total int64
+	for _, l := range p.Current().Spent {
+		byCategory[l.Category] += l.CostMicros
+		total += l.CostMicros
+	}
+	var models budget.Micros
+	for _, u := range m.seenUsage(t) {
+		models += testPrice.Cost(u.Input, u.Output, u.Cached)
+	}
+	if byCategory[core.CostModel] != int64(models) || byCategory[core.CostHelper] <= 0 {
+		t.Errorf("spent by category %v; the model calls cost %d and the verify must be charged", byCategory, models)
+	}
+	st, err := m.ledger.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(st.Hour.Spent) != total || st.Hour.Reserved != 0 {
+		t.Errorf("ledger spent %s reserved %s; the revision's Spent lines sum to %s", st.Hour.Spent, st.Hour.Reserved, budget.Micros(total))
+	}
+}

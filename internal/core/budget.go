@@ -69,8 +69,16 @@ func (c *Core) onHelper(ctx context.Context, j *Job, purpose string, approved bo
 	runErr := fn(mctx)
 	cause := context.Cause(mctx)
 	stop(nil)
-	if cost, err := m.Stop(); err != nil {
+	cost, err := m.Stop()
+	if err != nil {
 		c.log.Error("budget: settle helper time", "job", j.ID, "cost", cost, "err", err)
+	}
+	if j.Kind == JobDraft {
+		what := purpose
+		if approved {
+			what += ", under your approval"
+		}
+		c.recordSpent(j, CostLine{Stage: "verify", What: what, Category: CostHelper, CostMicros: int64(cost)})
 	}
 	if errors.Is(cause, budget.ErrStopMetering) {
 		return cause
@@ -105,10 +113,22 @@ func (c *Core) executionPlans(rev *Revision) []budget.Plan {
 
 func toPlan(pl budget.Plan, pr budget.Projection) ExecutionPlan {
 	out := ExecutionPlan{Name: pl.Name, Summary: pl.Summary, CostMicros: int64(pr.Total), Breakdown: []CostLine{}}
-	for _, l := range pr.Lines {
-		out.Breakdown = append(out.Breakdown, CostLine{Stage: l.Stage, What: l.What, CostMicros: int64(l.Cost)})
+	for i, l := range pr.Lines {
+		out.Breakdown = append(out.Breakdown, CostLine{Stage: l.Stage, What: l.What, Category: tierCategory(pl.Stages[i].Tier), CostMicros: int64(l.Cost)})
 	}
 	return out
+}
+
+// tierCategory names what a stage of a tier pays for; the base tier runs
+// here and costs nothing.
+func tierCategory(t budget.Tier) string {
+	switch t {
+	case budget.TierHelper:
+		return CostHelper
+	case budget.TierExternal:
+		return CostExternal
+	}
+	return ""
 }
 
 // priceExecution projects GO's plans against the budget left now and
@@ -203,21 +223,16 @@ func (c *Core) awaitApproval(j *Job, esc Escalation) error {
 				return err
 			}
 			emit(Event{Kind: EventProposal, ID: p.ID, Repo: p.Repo, ConversationID: p.ConversationID})
-			done := "Nothing was spent or pushed."
+			done := "Nothing was spent or pushed; nothing is"
 			if spent := spentTotal(p.Current().Spent); spent > 0 {
-				done = fmt.Sprintf("Nothing was pushed; drafting this revision spent %s so far.", budget.Micros(spent))
+				done = fmt.Sprintf("Drafting this revision spent %s so far; nothing more is spent and nothing is pushed", budget.Micros(spent))
 			}
-			if err := c.say(tx, emit, p.ConversationID, p.ID, fmt.Sprintf("Proposal %s waits in Draft: %s\n%s", ShortID(p.ID), reason, done)); err != nil {
+			if err := c.say(tx, emit, p.ConversationID, p.ID, fmt.Sprintf("Proposal %s waits in Draft for your approval of spend: %s\n%s until you answer: in the proposal pane, a approves or d declines.", ShortID(p.ID), reason, done)); err != nil {
 				return err
 			}
 		}
 		return c.closeJob(tx, emit, j, JobDone, "awaiting approval of spend")
 	})
-}
-
-// refusalEscalation is what to ask when the budget refused a helper step.
-func refusalEscalation(what string, refusal error) Escalation {
-	return Escalation{What: what, Why: []string{"the budget refused " + what + ": " + refusal.Error()}}
 }
 
 // reverify is the execute job's check before the commit. The full plan

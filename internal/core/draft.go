@@ -76,11 +76,11 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 	})
 	if isRefusal(err) {
 		if md != nil { // the model calls were spent: keep their account
-			if serr := c.stopDraft(j, md.spent, &md.plan, ""); serr != nil {
+			if serr := c.stopDraft(j, md.spent, md.from, &md.plan, ""); serr != nil {
 				return serr
 			}
 		}
-		return c.awaitApproval(j, refusalEscalation("the sandbox verify", err))
+		return c.awaitApproval(j, c.helperRefusal("the sandbox verify", err))
 	}
 	if err != nil {
 		return &Failure{User: "the sandbox could not run; see the daemon log", Err: err}
@@ -109,7 +109,7 @@ func (c *Core) recordDraft(j *Job, repo RepoSpec, change assist.Change, base str
 		rev.Plan = append(offlinePlan(repo, change, base, p.Branch, res), updatePlan(p)...)
 		if md != nil {
 			rev.Plan = append(modelPlan(repo, md, base, p.Branch, res), updatePlan(p)...)
-			rev.Spent, rev.Questions = md.spent, nil
+			rev.Spent, rev.Questions = keepLater(md.spent, rev.Spent, md.from), nil
 			rev.ModelPlan = &ModelPlan{Plan: md.plan.Plan, Targets: md.plan.Targets}
 		}
 		rev.TouchesChecks = res.TouchesChecks

@@ -32,6 +32,9 @@ type env struct {
 	// configure, when set, changes the options before each open (other
 	// forges and repositories).
 	configure func(*core.Options)
+	// paused opens the core without starting its workers: jobs stay
+	// queued, as in a daemon that stopped before running them.
+	paused bool
 }
 
 func newEnv(t *testing.T, tweak ...func(*core.Options)) *env {
@@ -94,6 +97,9 @@ func (e *env) open() {
 	e.core, err = core.New(opt)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if e.paused {
+		return
 	}
 	if err := e.core.Start(context.Background()); err != nil {
 		t.Fatal(err)

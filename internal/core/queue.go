@@ -56,7 +56,10 @@ func (c *Core) enqueue(tx *bolt.Tx, j *Job, actor string) error {
 	}
 	data := map[string]string{"kind": string(j.Kind), "proposal": j.ProposalID, "revision": fmt.Sprint(j.Revision), "repo": j.Repo}
 	if j.Plan != "" {
-		data["plan"], data["spend_approved"] = j.Plan, fmt.Sprint(j.SpendApproved)
+		data["plan"] = j.Plan
+	}
+	if j.Plan != "" || j.SpendApproved {
+		data["spend_approved"] = fmt.Sprint(j.SpendApproved)
 	}
 	if _, err := c.opt.Audit.Append(tx, "job.queued", actor, j.ID, data); err != nil {
 		return err

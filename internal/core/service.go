@@ -70,6 +70,12 @@ type Service interface {
 	GoWith(ctx context.Context, actor, proposalID string, rev int, approveExtra bool) (Job, error)
 	// Budget returns both budget windows and the recent spends.
 	Budget(ctx context.Context) (BudgetStatus, error)
+	// DecideSpend answers a Draft waiting for approval of spend on revision
+	// rev (the one the person saw). Approve records the approval in the
+	// ledger and queues the draft again to spend under it; decline leaves
+	// the proposal in Draft with the reason and spends nothing. A second
+	// press of the same answer returns the proposal unchanged.
+	DecideSpend(ctx context.Context, actor, proposalID string, rev int, approve bool) (Proposal, error)
 }
 
 // WebLinks mints one-time sign-in links; the web mirror's session store

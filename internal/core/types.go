@@ -84,6 +84,9 @@ type Proposal struct {
 	// Awaiting is what the person is asked to approve while Waiting is
 	// WaitingApproval (nil otherwise): why, what runs, what it costs.
 	Awaiting *Escalation `json:"awaiting,omitempty"`
+	// Declined is the revision whose spend the person declined (0: none),
+	// so a second press of decline changes nothing.
+	Declined int `json:"declined,omitempty"`
 	// Reason is the user-facing explanation of the last state change into
 	// Draft, Failed or Cancelled.
 	Reason    string     `json:"reason,omitempty"`

@@ -96,3 +96,10 @@ func (s *Service) GoWith(ctx context.Context, actor, proposalID string, rev int,
 func (s *Service) Budget(ctx context.Context) (core.BudgetStatus, error) {
 	return read(ctx, s, func(c *rpc.Client) (core.BudgetStatus, error) { return c.Budget(ctx) })
 }
+
+// DecideSpend approves or declines a draft's spend: a change, never retried blindly.
+func (s *Service) DecideSpend(ctx context.Context, actor, proposalID string, rev int, approve bool) (core.Proposal, error) {
+	return write(ctx, s, "decide on the spend", func(c *rpc.Client) (core.Proposal, error) {
+		return c.DecideSpend(ctx, actor, proposalID, rev, approve)
+	})
+}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,10 +32,11 @@ const testPIN = "274913"
 // embedded nil interface panics on any other, which the test would see.
 type daemonService struct {
 	core.Service
-	mu       sync.Mutex
-	sends    []string // actor: text
-	holdSend chan struct{}
-	subs     []chan core.Event
+	mu        sync.Mutex
+	sends     []string // actor: text
+	holdSend  chan struct{}
+	decisions []string // DecideSpend: "actor id rREV approve=BOOL"
+	subs      []chan core.Event
 }
 
 func (f *daemonService) Repos(context.Context) ([]core.Repo, error) {
@@ -53,6 +56,14 @@ func (f *daemonService) Send(ctx context.Context, actor, _, text string) (core.M
 		}
 	}
 	return core.Message{Text: text}, nil
+}
+
+// DecideSpend records who the daemon was told decided.
+func (f *daemonService) DecideSpend(_ context.Context, actor, proposalID string, rev int, approve bool) (core.Proposal, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.decisions = append(f.decisions, fmt.Sprintf("%s %s r%d approve=%v", actor, proposalID, rev, approve))
+	return core.Proposal{ID: proposalID, State: core.StateDraft}, nil
 }
 
 func (f *daemonService) Subscribe(ctx context.Context) (<-chan core.Event, error) {
@@ -323,4 +334,19 @@ func testGate(t testing.TB, v gate.Verifier) *gate.Gate {
 		t.Fatal(err)
 	}
 	return g
+}
+
+// The spend decision reaches the daemon under the SSH login's name,
+// whatever actor the client sends: the audit log names who approved.
+func TestDecideSpendActorIsTheSSHLogin(t *testing.T) {
+	r := startRig(t)
+	p, err := r.remote.DecideSpend(t.Context(), "mallory", "p-1", 2, true)
+	if err != nil || p.ID != "p-1" {
+		t.Fatalf("DecideSpend over ssh: %+v %v", p, err)
+	}
+	r.svc.mu.Lock()
+	defer r.svc.mu.Unlock()
+	if want := []string{"alice p-1 r2 approve=true"}; !slices.Equal(r.svc.decisions, want) {
+		t.Fatalf("the daemon saw %q, want %q", r.svc.decisions, want)
+	}
 }

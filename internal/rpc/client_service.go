@@ -110,3 +110,7 @@ func (c *Client) GoWith(ctx context.Context, actor, proposalID string, rev int, 
 func (c *Client) Budget(ctx context.Context) (core.BudgetStatus, error) {
 	return callFor[core.BudgetStatus](ctx, c, "Budget")
 }
+
+func (c *Client) DecideSpend(ctx context.Context, actor, proposalID string, rev int, approve bool) (core.Proposal, error) {
+	return callFor[core.Proposal](ctx, c, "DecideSpend", actor, proposalID, rev, approve)
+}

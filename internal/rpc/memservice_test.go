@@ -42,6 +42,9 @@ type memService struct {
 
 const memPatchLimit = 1 << 20
 
+// memOverBudget starts a patch whose proposal waits for approval of spend.
+const memOverBudget = "over budget"
+
 var memEpoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func newMemService() *memService {
@@ -233,6 +236,10 @@ func (s *memService) Propose(ctx context.Context, actor, repo, patch string) (co
 			Confidence: &core.Score{Value: 90, Factors: []string{"checks pass"}},
 			CostMicros: &cost, Created: now}},
 		Created: now, Updated: now}
+	if strings.HasPrefix(patch, memOverBudget) { // drafts that wait for approval of spend
+		p.State, p.Waiting = core.StateDraft, core.WaitingApproval
+		p.Awaiting = &core.Escalation{What: "the sandbox verify", Why: []string{"over the hourly cap"}, CostMicros: 10_000, ApproveMicros: 11_000}
+	}
 	s.proposals = append(s.proposals, p)
 	s.record("proposal.create", actor, p.ID, map[string]string{"repo": repo})
 	s.publish(core.Event{Kind: core.EventProposal, ID: p.ID, Repo: repo})
@@ -550,4 +557,37 @@ func (s *memService) currentPIN() string {
 
 func (m *memService) WebLink(_ context.Context, actor string) (core.WebLink, error) {
 	return core.WebLink{URL: "http://mirror.test/login?link=for-" + actor, Expires: time.Unix(1700000300, 0).UTC()}, nil
+}
+
+func (s *memService) DecideSpend(ctx context.Context, actor, proposalID string, rev int, approve bool) (core.Proposal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("DecideSpend", actor, proposalID, rev, approve); err != nil {
+		return core.Proposal{}, err
+	}
+	p, err := s.findProposal(proposalID)
+	if err != nil {
+		return core.Proposal{}, err
+	}
+	if p.JobID != "" && p.Waiting == core.WaitingNone && approve {
+		return *p, nil // a second approve is a no-op
+	}
+	if p.Waiting != core.WaitingApproval {
+		return core.Proposal{}, fmt.Errorf("decide spend on %s: nothing waits: %w", p.ID, core.ErrIllegalState)
+	}
+	if rev != len(p.Revisions) {
+		return core.Proposal{}, fmt.Errorf("decide spend on %s revision %d: %w", p.ID, rev, core.ErrStaleRevision)
+	}
+	p.Waiting, p.Awaiting = core.WaitingNone, nil
+	if approve {
+		j := core.Job{ID: s.id("j"), Seq: uint64(len(s.jobs) + 1), Kind: core.JobDraft, ProposalID: p.ID, Revision: rev,
+			Repo: p.Repo, State: core.JobQueued, SpendApproved: true, Created: s.now()}
+		s.jobs = append(s.jobs, j)
+		p.JobID = j.ID
+		s.record("proposal.spend_approved", actor, p.ID, nil)
+	} else {
+		p.Declined, p.Reason = rev, "declined by "+actor
+		s.record("proposal.spend_declined", actor, p.ID, nil)
+	}
+	return *p, nil
 }

@@ -68,6 +68,10 @@ func roundTripSteps() []step {
 		{"SetPIN", []any{"root", "482913"}},
 		{"SetPIN", []any{"root", ""}}, // empty
 		{"UnlockPIN", []any{"root"}},
+		{"Propose", []any{"alice", "demo", "over budget\n"}},
+		{"DecideSpend", []any{"alice", prop, 2, true}}, // stale_revision
+		{"DecideSpend", []any{"alice", prop, 1, true}},
+		{"DecideSpend", []any{"alice", prop, 1, true}}, // idempotent
 		{"!down", nil},
 		{"Repos", nil}, // shutdown
 		{"Subscribe", nil},

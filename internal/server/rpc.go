@@ -114,3 +114,7 @@ func (a actorService) WebLink(ctx context.Context, _ string) (core.WebLink, erro
 func (a actorService) GoWith(ctx context.Context, _, proposalID string, rev int, approveExtra bool) (core.Job, error) {
 	return a.Service.GoWith(ctx, a.actor, proposalID, rev, approveExtra)
 }
+
+func (a actorService) DecideSpend(ctx context.Context, _, proposalID string, rev int, approve bool) (core.Proposal, error) {
+	return a.Service.DecideSpend(ctx, a.actor, proposalID, rev, approve)
+}

@@ -61,6 +61,16 @@ type (
 		err error
 	}
 	cancelMsg struct{ err error }
+	spendMsg  struct {
+		rev     int
+		approve bool
+		p       core.Proposal
+		err     error
+	}
+	budgetMsg struct {
+		st  core.BudgetStatus
+		err error
+	}
 
 	subscribedMsg struct {
 		ch  <-chan core.Event
@@ -184,6 +194,24 @@ func (m *model) goProposal(id string, rev int, approveExtra bool) tea.Cmd {
 	return m.call(func(ctx context.Context) tea.Msg {
 		job, err := svc.GoWith(ctx, actor, id, rev, approveExtra)
 		return goMsg{rev: rev, job: job, err: err}
+	})
+}
+
+func (m *model) decideSpend(id string, rev int, approve bool) tea.Cmd {
+	svc, actor := m.svc, m.actor
+	return m.call(func(ctx context.Context) tea.Msg {
+		p, err := svc.DecideSpend(ctx, actor, id, rev, approve)
+		return spendMsg{rev: rev, approve: approve, p: p, err: err}
+	})
+}
+
+// loadBudget reads the budget windows the proposal's costs are weighed
+// against.
+func (m *model) loadBudget() tea.Cmd {
+	svc := m.svc
+	return m.call(func(ctx context.Context) tea.Msg {
+		st, err := svc.Budget(ctx)
+		return budgetMsg{st: st, err: err}
 	})
 }
 

@@ -27,12 +27,20 @@ type fakeService struct {
 	sends   chan sendCall
 	gos     chan goCall
 	cancels chan string
+	spends  chan spendCall
 	subbed  chan struct{} // one value per Subscribe
+	budget  *core.BudgetStatus
 }
 
 type sendCall struct{ actor, convID, text string }
 
 type goCall struct {
+	actor, id string
+	rev       int
+	approve   bool
+}
+
+type spendCall struct {
 	actor, id string
 	rev       int
 	approve   bool
@@ -48,6 +56,7 @@ func newFakeService(repos ...string) *fakeService {
 		sends:   make(chan sendCall, 16),
 		gos:     make(chan goCall, 16),
 		cancels: make(chan string, 16),
+		spends:  make(chan spendCall, 16),
 		subbed:  make(chan struct{}, 16),
 	}
 	for _, r := range repos {
@@ -300,6 +309,38 @@ func (f *fakeService) WebLink(_ context.Context, actor string) (core.WebLink, er
 	return core.WebLink{URL: "http://127.0.0.1:8080/login?link=for-" + actor, Expires: f.clock.Add(5 * time.Minute)}, nil
 }
 
+// Budget reports the windows a test set (budget), or none.
 func (f *fakeService) Budget(context.Context) (core.BudgetStatus, error) {
-	return core.BudgetStatus{}, errFakeUnsupported
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.budget == nil {
+		return core.BudgetStatus{}, errFakeUnsupported
+	}
+	return *f.budget, nil
+}
+
+// DecideSpend records the answer and behaves like the real guard: only a
+// draft waiting for approval, only its latest revision.
+func (f *fakeService) DecideSpend(_ context.Context, actor, id string, rev int, approve bool) (core.Proposal, error) {
+	f.spends <- spendCall{actor: actor, id: id, rev: rev, approve: approve}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.proposals {
+		p := &f.proposals[i]
+		if p.ID != id {
+			continue
+		}
+		if p.Waiting != core.WaitingApproval {
+			return core.Proposal{}, core.ErrIllegalState
+		}
+		if cur := p.Current(); cur == nil || cur.N != rev {
+			return core.Proposal{}, core.ErrStaleRevision
+		}
+		p.Waiting, p.Awaiting = core.WaitingNone, nil
+		if !approve {
+			p.Reason = "declined by " + actor
+		}
+		return *p, nil
+	}
+	return core.Proposal{}, core.ErrNotFound
 }

@@ -9,6 +9,9 @@ type KeyMap struct {
 	Newline key.Binding
 	Go      key.Binding
 	Cancel  key.Binding
+	// Approve and Decline answer a draft waiting for approval of spend.
+	Approve key.Binding
+	Decline key.Binding
 	Switch  key.Binding
 	NewChat key.Binding
 	Repos   key.Binding
@@ -48,6 +51,8 @@ func DefaultKeyMap() KeyMap {
 		Newline: key.NewBinding(key.WithKeys("alt+enter", "ctrl+j"), key.WithHelp("alt+enter", "newline")),
 		Go:      key.NewBinding(key.WithKeys("ctrl+g"), key.WithHelp("ctrl+g", "GO")),
 		Cancel:  key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "cancel proposal")),
+		Approve: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "approve spend")),
+		Decline: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "decline spend")),
 		Switch:  key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "proposal")),
 		NewChat: key.NewBinding(key.WithKeys("ctrl+n"), key.WithHelp("ctrl+n", "new chat")),
 		Repos:   key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "repos")),
@@ -95,7 +100,7 @@ func (h helpView) ShortHelp() []key.Binding {
 	k := h.k
 	switch h.screen {
 	case screenPane:
-		return []key.Binding{k.Go, k.Down, k.Up, k.NextFile, k.Cancel, k.Switch, k.Help, k.Quit, k.Pager, k.WriteDiff, k.CopyID}
+		return []key.Binding{k.Approve, k.Decline, k.Go, k.Down, k.Up, k.NextFile, k.Cancel, k.Switch, k.Help, k.Quit, k.Pager, k.WriteDiff, k.CopyID}
 	case screenPicker:
 		return []key.Binding{k.Open, k.Down, k.Up, k.Close, k.Quit}
 	}
@@ -108,7 +113,7 @@ func (h helpView) FullHelp() [][]key.Binding {
 	case screenPane:
 		return [][]key.Binding{
 			{k.Down, k.Up, k.PageDown, k.PageUp, k.Top, k.Bottom},
-			{k.NextFile, k.PrevFile, k.Go, k.Cancel},
+			{k.NextFile, k.PrevFile, k.Go, k.Approve, k.Decline, k.Cancel},
 			{k.Switch, k.Back, k.NewChat, k.Repos, k.WebLink, k.Help, k.Quit},
 			{k.Pager, k.WriteDiff, k.CopyID},
 		}

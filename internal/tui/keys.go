@@ -102,6 +102,10 @@ func (m *model) paneKey(k tea.KeyPressMsg) {
 		d.PrevFile()
 	case pressed(k, m.keys.Cancel):
 		m.askCancel()
+	case pressed(k, m.keys.Approve):
+		m.askSpend(true)
+	case pressed(k, m.keys.Decline):
+		m.askSpend(false)
 	case pressed(k, m.keys.Back):
 		m.switchFocus()
 	}
@@ -205,6 +209,10 @@ func (m *model) askGo() {
 		m.setProblem("nothing to GO on: this conversation has no proposal yet")
 		return
 	}
+	if p.Waiting == core.WaitingApproval {
+		m.setProblem("this draft waits for approval of spend, not for GO: tab to the proposal, then a approves or d declines")
+		return
+	}
 	if p.State != core.StateProposed || m.pane.revision() == 0 {
 		m.setError(fmt.Errorf("GO is only possible on a proposed change; this one is %s", p.State))
 		return
@@ -241,6 +249,25 @@ func goPrompt(c *confirmation) string {
 	return fmt.Sprintf("GO on revision %d (same diff either way)  %s  %s  y/n", c.rev, toggle, runs)
 }
 
+// askSpend opens the approve (or decline) question on the revision on
+// screen of a draft waiting for approval of spend.
+func (m *model) askSpend(approve bool) {
+	p := m.proposal
+	if p == nil || p.Waiting != core.WaitingApproval || p.Awaiting == nil || m.pane.revision() == 0 {
+		m.setProblem("nothing waits for approval of spend: a draft asks when its next step needs money beyond the budget")
+		return
+	}
+	rev, esc := m.pane.revision(), p.Awaiting
+	c := &confirmation{spend: true, approveSpend: approve, proposalID: p.ID, rev: rev}
+	if approve {
+		c.prompt = fmt.Sprintf("Approve spending up to %s on revision %d for %s? It runs at once. y/n", approveText(esc), rev, whatRuns(esc))
+	} else {
+		c.prompt = fmt.Sprintf("Decline the spend on revision %d? The proposal stays in Draft and nothing is spent. y/n", rev)
+	}
+	m.confirm = c
+	m.status = status{}
+}
+
 func (m *model) askCancel() {
 	p := m.proposal
 	if p == nil || !cancellable(p.State) {
@@ -264,6 +291,9 @@ func (m *model) answer(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	m.confirm = nil
+	if c.spend {
+		return m.answerSpend(c, k.String() == "y")
+	}
 	if k.String() != "y" {
 		if c.isGo {
 			m.setInfo("GO not started")
@@ -278,6 +308,22 @@ func (m *model) answer(k tea.KeyPressMsg) tea.Cmd {
 	}
 	m.setInfo("cancelling…")
 	return m.cancelProposal(c.proposalID)
+}
+
+func (m *model) answerSpend(c *confirmation, yes bool) tea.Cmd {
+	switch {
+	case !yes && c.approveSpend:
+		m.setInfo("spend not approved: the draft still waits")
+		return nil
+	case !yes:
+		m.setInfo("spend not declined: the draft still waits")
+		return nil
+	case c.approveSpend:
+		m.setInfo(fmt.Sprintf("approving the spend on revision %d…", c.rev))
+	default:
+		m.setInfo(fmt.Sprintf("declining the spend on revision %d…", c.rev))
+	}
+	return m.decideSpend(c.proposalID, c.rev, c.approveSpend)
 }
 
 func cancellable(s core.ProposalState) bool {
@@ -299,6 +345,9 @@ func (m *model) syncKeys() {
 
 	k.Go.SetEnabled(canGo && !m.picking)
 	k.Cancel.SetEnabled(inPane && m.proposal != nil && cancellable(m.proposal.State))
+	waits := m.proposal != nil && m.proposal.Waiting == core.WaitingApproval && m.proposal.Awaiting != nil
+	k.Approve.SetEnabled(inPane && waits)
+	k.Decline.SetEnabled(inPane && waits)
 	k.Send.SetEnabled(inChat)
 	k.Newline.SetEnabled(inChat)
 	k.ChatUp.SetEnabled(inChat)
@@ -316,6 +365,8 @@ func (m *model) syncKeys() {
 	if m.focus == focusPane {
 		k.Switch.SetHelp("tab", "chat")
 		k.Help.SetHelp("?", "help")
+	} else if waits {
+		k.Switch.SetHelp("tab", "approve or decline spend")
 	} else {
 		k.Switch.SetHelp("tab", "proposal")
 		k.Help.SetHelp("f1", "help")

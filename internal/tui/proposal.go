@@ -28,6 +28,7 @@ type proposalPane struct {
 	width   int
 	height  int
 	focused bool
+	budget  *core.BudgetStatus // the windows now; nil: not read
 }
 
 func newProposalPane(st *Styles) proposalPane {
@@ -125,7 +126,8 @@ func (pp *proposalPane) details() []string {
 	}
 	rows = append(rows, head)
 
-	if p.Reason != "" && (p.State == core.StateDraft || p.State == core.StateFailed || p.State == core.StateCancelled) {
+	rows = append(rows, pp.awaitingRows()...)
+	if p.Reason != "" && p.Waiting != core.WaitingApproval && (p.State == core.StateDraft || p.State == core.StateFailed || p.State == core.StateCancelled) {
 		reason := st.Label.Render("Reason ") + clean(p.Reason)
 		if p.State == core.StateFailed {
 			reason = st.Fail.Render("Reason ") + clean(p.Reason)
@@ -155,6 +157,7 @@ func (pp *proposalPane) details() []string {
 		rows = append(rows, pp.scoreRows("Confidence", rev.Confidence)...)
 		rows = append(rows, label("Cost")+pp.cost(rev.CostMicros))
 		rows = append(rows, pp.executionRows(rev)...)
+		rows = append(rows, pp.costRows(rev)...)
 	}
 	if j := pp.job; j != nil && j.ProposalID == p.ID {
 		rows = append(rows, label("Job")+pp.jobText(j))

@@ -31,6 +31,10 @@ func (m *model) handleResult(msg tea.Msg) tea.Cmd {
 		return m.onGo(msg)
 	case cancelMsg:
 		return m.onCancel(msg)
+	case spendMsg:
+		return m.onSpend(msg)
+	case budgetMsg:
+		m.onBudget(msg)
 	case webLinkMsg:
 		m.onWebLink(msg)
 	}
@@ -129,8 +133,58 @@ func (m *model) onProposal(msg proposalMsg) tea.Cmd {
 	}
 	m.applied.proposal = msg.seq
 	m.setProposal(p)
+	var cmds []tea.Cmd
 	if p != nil && p.JobID != "" {
-		return m.loadJob(p.JobID)
+		cmds = append(cmds, m.loadJob(p.JobID))
+	}
+	if weighsCost(p) {
+		cmds = append(cmds, m.loadBudget())
+	}
+	return tea.Batch(cmds...)
+}
+
+// weighsCost says whether p shows costs against the budget left: a spend
+// waiting for approval, or a revision that spent or was priced.
+func weighsCost(p *core.Proposal) bool {
+	if p == nil {
+		return false
+	}
+	if p.Waiting == core.WaitingApproval {
+		return true
+	}
+	rev := p.Current()
+	return rev != nil && (len(rev.Spent) > 0 || rev.Execution != nil)
+}
+
+// onBudget keeps the windows for the panes; without a ledger (or from a
+// daemon that predates it) the panes say the budget is unknown.
+func (m *model) onBudget(msg budgetMsg) {
+	if msg.err != nil {
+		m.budget = nil
+	} else {
+		st := msg.st
+		m.budget = &st
+	}
+	m.pane.budget = m.budget
+	m.layout()
+}
+
+func (m *model) onSpend(msg spendMsg) tea.Cmd {
+	verb := "decline"
+	if msg.approve {
+		verb = "approve"
+	}
+	if msg.err != nil {
+		m.setError(fmt.Errorf("%s the spend on revision %d: %w", verb, msg.rev, msg.err))
+		return nil
+	}
+	if msg.approve {
+		m.setInfo(fmt.Sprintf("spend approved on revision %d: drafting again under the approval (job %s)", msg.rev, shortID(msg.p.JobID)))
+	} else {
+		m.setInfo(fmt.Sprintf("spend declined on revision %d: the proposal stays in Draft, nothing was spent", msg.rev))
+	}
+	if m.proposal != nil {
+		return m.loadProposal(m.proposal.ID)
 	}
 	return nil
 }

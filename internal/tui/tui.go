@@ -56,6 +56,10 @@ type confirmation struct {
 	// to approve); approve is its toggle, off until the person turns it on.
 	escalation *core.Execution
 	approve    bool
+	// spend answers a draft waiting for approval of spend: approveSpend
+	// approves it, otherwise it is declined.
+	spend        bool
+	approveSpend bool
 }
 
 type status struct {
@@ -85,6 +89,9 @@ type model struct {
 	messages []core.Message
 	proposal *core.Proposal
 	job      *core.Job
+	// budget is the ledger's windows, read when the shown proposal has
+	// costs to weigh against them (nil: not read, or no ledger).
+	budget *core.BudgetStatus
 
 	seq     uint64 // last fetch sequence number handed out
 	applied struct{ messages, proposal, job uint64 }
@@ -244,6 +251,10 @@ func (m *model) setProposal(p *core.Proposal) {
 			m.confirm = nil
 			m.setProblem("GO not started: the proposal changed while you were deciding; look at it again")
 		}
+	}
+	if c := m.confirm; c != nil && c.spend && !waitingOn(p, c.proposalID, c.rev) {
+		m.confirm = nil
+		m.setProblem("nothing decided: the proposal changed while you were deciding; look at it again")
 	}
 	if p != nil && m.job != nil && m.job.ProposalID != p.ID {
 		m.job = nil

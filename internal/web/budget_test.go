@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/patchgit/patchgit/internal/budget"
+	"github.com/patchgit/patchgit/internal/core"
 )
 
 // The budget page and /api/budget show the real ledger: both windows with
@@ -94,5 +96,66 @@ func TestBudgetPageWithoutALedger(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("api budget lacks %s:\n%s", want, body)
 		}
+	}
+}
+
+// A draft waiting for approval of spend shows the request read-only (no
+// form, no button: answers come from the terminal app), and once approved
+// and verified, the page shows what drafting spent.
+func TestProposalPageShowsTheAwaitingPanelAndTheSpentLines(t *testing.T) {
+	e := newEnv(t, envOptions{caps: &budget.Caps{Hour: 5_000, Day: 5 * budget.Dollar}, localHourly: 10_000})
+	p := e.propose(howdy(t))
+	if p.Waiting != "awaiting-approval" {
+		t.Fatalf("proposal %s waiting %q: %s", p.State, p.Waiting, p.Reason)
+	}
+	c := e.client()
+	e.signIn(c)
+	_, body := e.do(c, "GET", "/proposals/"+p.ID, nil)
+	body = html.UnescapeString(body)
+	start := strings.Index(body, `id="awaiting"`)
+	if start < 0 {
+		t.Fatalf("no awaiting panel:\n%s", body)
+	}
+	panel := body[start:]
+	panel = panel[:strings.Index(panel, "</section>")]
+	for _, want := range []string{"Awaiting approval", "the sandbox verify", "the budget refused the sandbox verify",
+		"$0.01; approving allows up to $0.011", "not computed yet", `id="awaiting-budget">$0.005 this hour, $5.00 today`} {
+		if !strings.Contains(panel, want) {
+			t.Errorf("awaiting panel lacks %q:\n%s", want, panel)
+		}
+	}
+	for _, banned := range []string{"<form", "<button", "<input"} {
+		if strings.Contains(panel, banned) {
+			t.Errorf("the read-only panel has a %s", banned)
+		}
+	}
+	if !strings.Contains(body, `id="spent"><h2>Spent</h2><b class="muted">nothing</b>`) {
+		t.Error("the page claims a spend before anything ran")
+	}
+
+	if _, err := e.core.DecideSpend(t.Context(), "alice", p.ID, 1, true); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for p.State != core.StateProposed {
+		if time.Now().After(deadline) {
+			t.Fatalf("the approved draft is stuck in %s: %s", p.State, p.Reason)
+		}
+		time.Sleep(20 * time.Millisecond)
+		var err error
+		if p, err = e.core.Proposal(t.Context(), p.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, body = e.do(c, "GET", "/proposals/"+p.ID, nil)
+	body = html.UnescapeString(body)
+	for _, want := range []string{`id="spent"><h2>Spent</h2><b>$0.01</b>`, `id="spent-lines"`,
+		`<td data-label="Stage">verify</td><td data-label="Category">helper time</td><td data-label="What">sandbox verify (draft), under your approval</td><td data-label="Cost" class="num">$0.01</td>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the verified proposal's page lacks %s", want)
+		}
+	}
+	if strings.Contains(body, `id="awaiting"`) {
+		t.Error("the awaiting panel stays after the approval")
 	}
 }

@@ -54,6 +54,9 @@ type env struct {
 type envOptions struct {
 	publicURL string
 	caps      *budget.Caps // when set, core keeps a real budget ledger with these caps
+	// localHourly prices the local helper (the sandbox), so drafts are
+	// metered against caps; 0 leaves it free.
+	localHourly budget.Micros
 }
 
 func newEnv(t *testing.T, opt envOptions) *env {
@@ -85,6 +88,8 @@ func newEnv(t *testing.T, opt envOptions) *env {
 	if opt.caps != nil {
 		e.ledger = budget.NewLedger(db, *opt.caps, nil, nil)
 	}
+	prices := budget.DefaultPrices()
+	prices.Local = budget.NewHelperPrice(budget.LocalHelperSize, opt.localHourly, 0)
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.core, err = core.New(core.Options{
 		DB: db, Audit: audit.New(db, filepath.Join(e.dir, "audit.head")), Git: g, Sandbox: sb,
@@ -100,6 +105,8 @@ func newEnv(t *testing.T, opt envOptions) *env {
 		Logger:       log,
 		WebLinks:     e.sessions,
 		Budget:       e.ledger,
+		Prices:       prices,
+		MeterSlice:   time.Minute,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -43,6 +43,11 @@ type proposalView struct {
 	Jobs    []core.Job
 	Trail   []core.AuditEntry
 	Waiting bool
+	// Spent is what drafting the shown revision cost; Budget the windows
+	// now, read when the proposal waits for approval of spend (nil: no
+	// ledger, or not read).
+	Spent  int64
+	Budget *core.BudgetStatus
 }
 
 func (s *Server) proposalView(r *http.Request, id string) (proposalView, error) {
@@ -54,6 +59,14 @@ func (s *Server) proposalView(r *http.Request, id string) (proposalView, error) 
 	v := proposalView{P: p, Rev: p.Current(), Waiting: p.Waiting != core.WaitingNone}
 	if v.Rev != nil {
 		v.Files = splitDiff(v.Rev.Diff)
+		for _, l := range v.Rev.Spent {
+			v.Spent += l.CostMicros
+		}
+	}
+	if p.Awaiting != nil {
+		if st, err := s.opt.Service.Budget(ctx); err == nil {
+			v.Budget = &st
+		}
 	}
 	jobs, err := s.opt.Service.Jobs(ctx)
 	if err != nil {

@@ -102,6 +102,7 @@ func staticHandler(root fs.FS) http.Handler {
 var funcs = template.FuncMap{
 	"ago":     ago,
 	"money":   money,
+	"usd":     func(micros int64) string { return budget.Micros(micros).String() },
 	"stamp":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"short":   func(s string) string { return shortID(s) },

@@ -1,0 +1,114 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/patchgit/patchgit/internal/core"
+)
+
+// waitingOn says whether p is still the draft, at revision rev, that waits
+// for approval of spend: a spend question means nothing otherwise.
+func waitingOn(p *core.Proposal, id string, rev int) bool {
+	return p != nil && p.ID == id && p.Waiting == core.WaitingApproval && p.Awaiting != nil &&
+		p.Current() != nil && p.Current().N == rev
+}
+
+// approveText is what approving allows: the amount core will record, or
+// the projection plus the policy's margin when the request named none.
+func approveText(esc *core.Escalation) string {
+	if esc.ApproveMicros > 0 {
+		return formatMicros(esc.ApproveMicros)
+	}
+	return formatMicros(esc.CostMicros) + " plus the budget's margin"
+}
+
+func whatRuns(esc *core.Escalation) string {
+	if esc.What == "" {
+		return "the next step"
+	}
+	return clean(esc.What)
+}
+
+// budgetLeft says what the budget has left: the ledger's windows now when
+// read, else the ones a priced plan recorded, else that it is unknown.
+func (pp *proposalPane) budgetLeft(ex *core.Execution) string {
+	switch {
+	case pp.budget != nil:
+		return fmt.Sprintf("%s left this hour, %s today", formatMicros(int64(pp.budget.Hour.Remaining)), formatMicros(int64(pp.budget.Day.Remaining)))
+	case ex != nil:
+		return fmt.Sprintf("%s left this hour, %s today (when priced)", formatMicros(ex.HourRemaining), formatMicros(ex.DayRemaining))
+	}
+	return pp.st.NotYet.Render("budget left not known yet")
+}
+
+// awaitingRows is the panel of a draft waiting for approval of spend: what
+// runs, why it asks, the cost, what approving allows, the expected
+// confidence gain, the budget left and the keys that answer.
+func (pp *proposalPane) awaitingRows() []string {
+	p, st := pp.p, pp.st
+	if p == nil || p.Waiting != core.WaitingApproval || p.Awaiting == nil {
+		return nil
+	}
+	esc := p.Awaiting
+	why := make([]string, len(esc.Why))
+	for i, w := range esc.Why {
+		why[i] = clean(w)
+	}
+	gain := st.NotYet.Render(notComputed)
+	if esc.ConfidenceGain != nil {
+		gain = fmt.Sprintf("+%d", *esc.ConfidenceGain)
+	}
+	keys := "tab to this pane, then a approves (asks y/n) or d declines (asks y/n)"
+	if pp.focused {
+		keys = "a approves (asks y/n) · d declines (asks y/n)"
+	}
+	return []string{
+		st.Confirm.Render("Awaiting approval") + " this draft's next step needs your approval of spend",
+		"  runs    " + whatRuns(esc),
+		"  WHY     " + strings.Join(why, "; "),
+		fmt.Sprintf("  cost    %s; approving allows up to %s", formatMicros(esc.CostMicros), approveText(esc)),
+		"  gain    expected confidence gain " + gain,
+		"  budget  " + pp.budgetLeft(nil),
+		"  keys    " + keys,
+	}
+}
+
+// costRows break the Proposed Execution's money down: what drafting spent,
+// by stage and category, what GO is projected to cost, and the total
+// against the budget left.
+func (pp *proposalPane) costRows(rev *core.Revision) []string {
+	if len(rev.Spent) == 0 && rev.Execution == nil {
+		return nil
+	}
+	st := pp.st
+	label := func(s string) string { return st.Label.Render(fmt.Sprintf("%-11s", s)) }
+	line := func(l core.CostLine) string {
+		cat := l.Category
+		if cat == "" {
+			cat = "no charge"
+		}
+		return fmt.Sprintf("  %-8s %s  %s  %s", formatMicros(l.CostMicros), clean(l.Stage), st.Label.Render(clean(cat)), clean(l.What))
+	}
+	var spent int64
+	for _, l := range rev.Spent {
+		spent += l.CostMicros
+	}
+	rows := []string{label("Spent") + formatMicros(spent) + " drafting this revision"}
+	for _, l := range rev.Spent {
+		rows = append(rows, line(l))
+	}
+	total := st.Label.Render("spent so far; ") + pp.budgetLeft(rev.Execution)
+	if ex := rev.Execution; ex != nil {
+		rows = append(rows, label("GO")+formatMicros(ex.Preferred.CostMicros)+" projected, plan "+clean(ex.Preferred.Name))
+		for _, l := range ex.Preferred.Breakdown {
+			rows = append(rows, line(l))
+		}
+		if ex.Escalation != nil && ex.Cheaper != nil {
+			rows = append(rows, fmt.Sprintf("  without approval: plan %s, %s", clean(ex.Cheaper.Name), formatMicros(ex.Cheaper.CostMicros)))
+		}
+		spent += ex.Preferred.CostMicros
+		total = st.Label.Render("with GO; ") + pp.budgetLeft(ex)
+	}
+	return append(rows, label("Total")+formatMicros(spent)+" "+total)
+}
