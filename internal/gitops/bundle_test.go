@@ -20,7 +20,7 @@ func TestBundleCommitRoundTrip(t *testing.T) {
 	old := u.commit(t, g, "second", map[string]string{"b.txt": "two\n"})
 	u.commit(t, g, "third", map[string]string{"c.txt": "three\n"})
 	mirror := filepath.Join(t.TempDir(), "m.git")
-		if err := g.SyncMirror(ctx, u.bare, mirror); err != nil {
+	if err := g.SyncMirror(ctx, u.bare, mirror); err != nil {
 		t.Fatal(err)
 	}
 	refsBefore := git(t, g, "", "--git-dir="+mirror, "for-each-ref")
