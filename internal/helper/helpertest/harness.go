@@ -91,4 +91,3 @@ func fingerprintOf(entry string) string {
 	entry = strings.TrimPrefix(entry, "map[fingerprint:")
 	return strings.TrimSuffix(entry, "]")
 }
-
