@@ -13,6 +13,7 @@ import (
 	"github.com/patchgit/patchgit/internal/budget"
 	"github.com/patchgit/patchgit/internal/forge"
 	"github.com/patchgit/patchgit/internal/gitops"
+	"github.com/patchgit/patchgit/internal/helperrun"
 	"github.com/patchgit/patchgit/internal/sandbox"
 	"github.com/patchgit/patchgit/internal/store"
 )
@@ -31,6 +32,8 @@ type RepoSpec struct {
 	Labels []string
 	// AutoMerge is the documented opt-in, and the only way GO merges.
 	AutoMerge bool
+	// Helper is what the checks need from a helper machine (helper.go).
+	Helper HelperNeed
 }
 
 // Author signs PatchGit's commits.
@@ -76,6 +79,11 @@ type Options struct {
 	Fault func(step string) error
 	// WebLinks mints the web mirror's one-time sign-in links (nil: no web).
 	WebLinks WebLinks
+	// Helpers and HelperRunner, both set, run verifies on a helper machine
+	// when a repository needs one or the provider is not local (helper.go);
+	// nil: every verify runs in the local sandbox.
+	Helpers      HelperPool
+	HelperRunner *helperrun.Runner
 }
 
 // Core implements Service and Admin.

@@ -57,13 +57,15 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 	default:
 		return &Failure{User: "the message holds no unified diff or search/replace blocks"}
 	}
-	var res sandbox.Result
-	err = c.onHelper(ctx, j, "sandbox verify (draft)", j.SpendApproved, func(ctx context.Context) (err error) {
-		res, err = c.opt.Sandbox.Verify(ctx, req)
-		return err
-	})
+	res, err := c.verify(ctx, j, repo, "sandbox verify (draft)", req)
+	if ae, ok := asApproval(err); ok {
+		return c.awaitApproval(j, helperEscalation("the sandbox verify", ae))
+	}
 	if isRefusal(err) {
 		return c.awaitApproval(j, refusalEscalation("the sandbox verify", err))
+	}
+	if err != nil && c.onHelperMachine(repo) {
+		return helperFailure(err)
 	}
 	if err != nil {
 		return &Failure{User: "the sandbox could not run; see the daemon log", Err: err}

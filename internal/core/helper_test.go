@@ -1,0 +1,222 @@
+package core_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/patchgit/patchgit/internal/core"
+	"github.com/patchgit/patchgit/internal/helper"
+	"github.com/patchgit/patchgit/internal/helper/helpertest"
+	"github.com/patchgit/patchgit/internal/helperrun"
+	"github.com/patchgit/patchgit/internal/store"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// patchgitBinary builds the real patchgit once: the runner uploads it to
+// the helper and runs `patchgit helper verify` there.
+func patchgitBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "patchgit-core-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "patchgit")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/patchgit/patchgit/cmd/patchgit").CombinedOutput()
+		if err != nil {
+			buildErr = err
+			binPath = string(out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build patchgit: %v\n%s", buildErr, binPath)
+	}
+	return binPath
+}
+
+// withHelpers wires a real helper.Manager over prov (made per open, since
+// the store is reopened) and the runner; need is the demo repository's.
+func withHelpers(t *testing.T, need core.HelperNeed, prov func(e *env) helper.Provider) func(e *env, o *core.Options) {
+	bin := patchgitBinary(t)
+	return func(e *env, o *core.Options) {
+		id, err := helper.InstanceID(o.DB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := helper.NewManager(o.DB, prov(e), helper.Options{Instance: id, Audit: o.Audit,
+			Poll: 20 * time.Millisecond, ReadyTimeout: 30 * time.Second, ConfirmFor: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Reconcile(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		o.Helpers = m
+		o.HelperRunner = &helperrun.Runner{Binary: bin, Git: o.Git, TempDir: t.TempDir()}
+		o.Repos[0].Helper = need
+		// No local sandbox: a verify that ran here instead of on the
+		// helper would panic.
+		o.Sandbox = nil
+	}
+}
+
+func helperRecords(t *testing.T, db *store.DB) []helper.Record {
+	t.Helper()
+	recs, err := helper.Records(db, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// A repository that requires a helper, with the local provider: the draft's
+// checks and GO's re-verify (the base moved) each run through `patchgit
+// helper verify` in a helper work directory that is gone afterwards; each
+// helper is created and destroyed in the audit log.
+func TestDraftAndReverifyOnLocalHelper(t *testing.T) {
+	helpersDir := ""
+	e := newEnvWith(t, withHelpers(t, core.HelperNeed{Required: true}, func(e *env) helper.Provider {
+		helpersDir = filepath.Join(e.dir, "helpers")
+		return &helper.Local{Dir: helpersDir}
+	}))
+	cv := startConversation(t, e)
+	diff := makeDiff(t, e.bare, addNotes(t, "# Notes\n\nChecked on a helper.\n"))
+	p := sendAndSettle(t, e, cv, "Add notes\n\n```diff\n"+diff+"```\n")
+	if p.State != core.StateProposed {
+		t.Fatalf("state %s (reason %q), want proposed", p.State, p.Reason)
+	}
+	rev := p.Current()
+	if len(rev.Checks) != 2 || !rev.Checks[0].Passed || !rev.Checks[1].Passed {
+		t.Fatalf("checks %+v", rev.Checks)
+	}
+	recs := helperRecords(t, e.db)
+	if len(recs) != 1 || recs[0].Provider != "local" || recs[0].State != helper.StateDestroyed {
+		t.Fatalf("helper records %+v: want one local helper, destroyed", recs)
+	}
+	if entries, _ := os.ReadDir(helpersDir); len(entries) != 0 {
+		t.Fatalf("helper work directories left: %v", entries)
+	}
+
+	pushToMain(t, e.bare, func(dir string) { writeFile(t, filepath.Join(dir, "OTHER.md"), "other\n") })
+	if _, err := e.core.Go(ctx, "alice", p.ID, rev.N); err != nil {
+		t.Fatal(err)
+	}
+	p = e.waitProposal(p.ID, func(p core.Proposal) bool { return p.State == core.StatePublished || p.State == core.StateFailed })
+	if p.State != core.StatePublished {
+		t.Fatalf("state %s (reason %q), want published after the re-verify on the helper", p.State, p.Reason)
+	}
+	recs = helperRecords(t, e.db)
+	if len(recs) != 2 || recs[0].State != helper.StateDestroyed || recs[1].State != helper.StateDestroyed {
+		t.Fatalf("helper records %+v: want a second helper for the re-verify, both destroyed", recs)
+	}
+	kinds := auditKinds(t, e.audit, "")
+	if n := count(kinds, "helper.created"); n != 2 || count(kinds, "helper.destroyed") != 2 {
+		t.Fatalf("audit %v: want two helpers created and destroyed", kinds)
+	}
+}
+
+// A change that fails a check on the helper stays in Draft with the
+// check's reason; the helper is destroyed all the same.
+func TestDraftFailingOnLocalHelper(t *testing.T) {
+	e := newEnvWith(t, withHelpers(t, core.HelperNeed{Required: true}, func(e *env) helper.Provider {
+		return &helper.Local{Dir: filepath.Join(e.dir, "helpers")}
+	}))
+	cv := startConversation(t, e)
+	diff := makeDiff(t, e.bare, func(dir string) { writeFile(t, filepath.Join(dir, "BROKEN"), "x\n") })
+	p := sendAndSettle(t, e, cv, "Break it\n\n```diff\n"+diff+"```\n")
+	if p.State != core.StateDraft || !strings.Contains(p.Reason, `check "test ! -e BROKEN" failed`) {
+		t.Fatalf("state %s reason %q", p.State, p.Reason)
+	}
+	if recs := helperRecords(t, e.db); len(recs) != 1 || recs[0].State != helper.StateDestroyed {
+		t.Fatalf("helper records %+v", recs)
+	}
+}
+
+// The DigitalOcean provider through godo against the fake API, whose
+// droplet boots as a real sshd with the host key from its user data: the
+// draft's checks run on the droplet, the draft reaches Proposed, the
+// droplet is destroyed (the fake lists none), and the audit log has the
+// helper's creation and destruction. A need only a size outside the
+// allow-list meets pauses the next draft for approval, creating nothing.
+func TestDraftOnDigitalOceanHelper(t *testing.T) {
+	h := helpertest.NewDOHarness(t)
+	remoteDir := filepath.Join(t.TempDir(), "helper-work")
+	e := newEnvWith(t, withHelpers(t, core.HelperNeed{MemoryMB: 2048, VCPUs: 2}, func(*env) helper.Provider {
+		return h.Provider(remoteDir)
+	}))
+	cv := startConversation(t, e)
+	diff := makeDiff(t, e.bare, addNotes(t, "# Notes\n\nChecked on a droplet.\n"))
+	p := sendAndSettle(t, e, cv, "Add notes\n\n```diff\n"+diff+"```\n")
+	if p.State != core.StateProposed {
+		t.Fatalf("state %s (reason %q), want proposed", p.State, p.Reason)
+	}
+	if rev := p.Current(); len(rev.Checks) != 2 || !rev.Checks[0].Passed || !rev.Checks[1].Passed {
+		t.Fatalf("checks %+v", rev.Checks)
+	}
+	if alive := h.Fake.Alive(); len(alive) != 0 {
+		t.Fatalf("droplets left: %+v", alive)
+	}
+	if n := h.Fake.Count("POST /v2/droplets"); n != 1 {
+		t.Fatalf("%d droplet creates, want 1", n)
+	}
+	recs := helperRecords(t, e.db)
+	if len(recs) != 1 || recs[0].Size != "s-2vcpu-2gb" || recs[0].State != helper.StateDestroyed {
+		t.Fatalf("helper records %+v", recs)
+	}
+	kinds := auditKinds(t, e.audit, recs[0].Name)
+	for _, want := range []string{"helper.intent", "helper.created", "helper.destroyed"} {
+		if !slices.Contains(kinds, want) {
+			t.Fatalf("audit of %s: %v lacks %s", recs[0].Name, kinds, want)
+		}
+	}
+	// What the checks ran on: the uploaded binary is in the droplet's work
+	// directory, and nothing of the request or the bundle stayed there.
+	if _, err := os.Stat(filepath.Join(remoteDir, "patchgit")); err != nil {
+		t.Fatalf("the binary was not uploaded to the helper: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(remoteDir, "verify-*")); len(left) != 0 {
+		t.Fatalf("left on the helper: %v", left)
+	}
+
+	// 8 GB: only s-4vcpu-8gb fits, which is outside the allow-list.
+	e.close()
+	e.configure = func(o *core.Options) {
+		withHelpers(t, core.HelperNeed{MemoryMB: 8192}, func(*env) helper.Provider { return h.Provider(remoteDir) })(e, o)
+	}
+	e.open()
+	cv = startConversation(t, e)
+	p = sendAndSettle(t, e, cv, "Add notes\n\n```diff\n"+diff+"```\n")
+	if p.State != core.StateDraft || p.Waiting != core.WaitingApproval || p.Awaiting == nil {
+		t.Fatalf("state %s waiting %q reason %q: want a draft waiting for approval", p.State, p.Waiting, p.Reason)
+	}
+	if !strings.Contains(p.Awaiting.What, "s-4vcpu-8gb") || p.Awaiting.CostMicros != 71430 || !strings.Contains(p.Reason, "not in the allow-list") {
+		t.Fatalf("escalation %+v reason %q", p.Awaiting, p.Reason)
+	}
+	if n := h.Fake.Count("POST /v2/droplets"); n != 1 {
+		t.Fatalf("a droplet was created for a need that waits for approval (%d creates)", n)
+	}
+}
+
+func count(list []string, s string) int {
+	n := 0
+	for _, v := range list {
+		if v == s {
+			n++
+		}
+	}
+	return n
+}
+
