@@ -219,4 +219,3 @@ func count(list []string, s string) int {
 	}
 	return n
 }
-
