@@ -16,6 +16,8 @@ import (
 	"github.com/patchgit/patchgit/internal/demo"
 	"github.com/patchgit/patchgit/internal/forge"
 	"github.com/patchgit/patchgit/internal/gitops"
+	"github.com/patchgit/patchgit/internal/helper"
+	"github.com/patchgit/patchgit/internal/helperrun"
 	"github.com/patchgit/patchgit/internal/rpc"
 	"github.com/patchgit/patchgit/internal/sandbox"
 	"github.com/patchgit/patchgit/internal/store"
@@ -75,6 +77,7 @@ type parts struct {
 	sandbox *sandbox.Sandbox
 	core    *core.Core
 	web     *websession.Store // web mirror sessions and one-time links
+	helpers *helper.Manager   // the daemon's helper slot; nil in a CLI
 }
 
 func (p *parts) close() {
@@ -127,6 +130,7 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon 
 			Repo:      core.Repo{Name: r.Name, BaseBranch: r.BaseBranch, Forge: r.Forge, Checks: r.Checks},
 			URL:       r.URL,
 			MirrorDir: dataPath(cfg, filepath.Join("mirrors", r.Name+".git")),
+			Helper:    core.HelperNeed{MemoryMB: r.Helper.MemoryMB, VCPUs: r.Helper.VCPUs, Required: r.Helper.Required},
 		})
 	}
 	github, gitea := remoteForges(repos, specs)
@@ -138,6 +142,14 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon 
 		if err := p.sandbox.Sweep(); err != nil {
 			return nil, fmt.Errorf("sweep sandbox: %w", err)
 		}
+	}
+	var pool core.HelperPool // stays a nil interface in a CLI, which runs no jobs
+	var runner *helperrun.Runner
+	if daemon {
+		if p.helpers, runner, err = helperParts(cfg, db, p.audit, p.git, log); err != nil {
+			return nil, err
+		}
+		pool = p.helpers
 	}
 	p.web = websession.New(db, websession.Options{})
 	ledger, prices, policy, err := budgetParts(cfg, db, p.audit)
@@ -159,6 +171,8 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon 
 		Fault:         fault,
 		WebLinks:      p.web,
 		ProposalURL:   p.web.ProposalURL, // PR bodies link the proposal on the web mirror
+		Helpers:       pool,
+		HelperRunner:  runner,
 	})
 	if err != nil {
 		return nil, err
