@@ -22,9 +22,16 @@ func init() {
 	register("helper", command{"what runs on a helper machine (the daemon uses it): helper verify", runHelper})
 }
 
+const helperUsage = "Usage: patchgit helper verify --request FILE --bundle FILE [--root DIR]"
+
 func runHelper(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprintf(stdout, "%s\n\nWhat runs on a helper machine: the daemon uploads this binary there and runs it\n"+
+			"(docs/helper.md). People do not need it.\n", helperUsage)
+		return nil
+	}
 	if len(args) == 0 || args[0] != "verify" {
-		return exitError{code: 2, msg: "usage: patchgit helper verify --request FILE --bundle FILE [--root DIR]"}
+		return exitError{code: 2, msg: helperUsage}
 	}
 	fs := flag.NewFlagSet("helper verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -32,7 +39,7 @@ func runHelper(args []string, stdout, stderr io.Writer) error {
 	bundle := fs.String("bundle", "", "a git bundle of the base commit")
 	root := fs.String("root", ".", "where the fresh mirror and the sandbox live")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: patchgit helper verify --request FILE --bundle FILE [--root DIR]\n\n"+
+		fmt.Fprintf(stderr, helperUsage+"\n\n"+
 			"Runs one sandbox verify on this machine and prints its result as JSON. The daemon runs\n"+
 			"this on a helper machine; see docs/helper.md.\n\n")
 		fs.PrintDefaults()

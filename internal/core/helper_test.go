@@ -172,6 +172,11 @@ func TestDraftOnDigitalOceanHelper(t *testing.T) {
 	if n := h.Fake.Count("POST /v2/droplets"); n != 1 {
 		t.Fatalf("%d droplet creates, want 1", n)
 	}
+	// cloud-init installs git (the helper side unbundles the base) and
+	// bubblewrap (the sandbox's isolation there).
+	if ud := h.Fake.Droplets()[0].UserData; !strings.Contains(ud, "packages:\n    - git\n    - bubblewrap") {
+		t.Fatalf("user data does not install git and bubblewrap:\n%s", strings.ReplaceAll(ud, "PRIVATE KEY", "(key)"))
+	}
 	recs := helperRecords(t, e.db)
 	if len(recs) != 1 || recs[0].Size != "s-2vcpu-2gb" || recs[0].State != helper.StateDestroyed {
 		t.Fatalf("helper records %+v", recs)

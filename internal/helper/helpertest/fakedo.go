@@ -104,6 +104,17 @@ func (f *FakeDO) Alive() []Droplet {
 	return out
 }
 
+// Droplets lists every droplet ever created, deleted ones too.
+func (f *FakeDO) Droplets() []Droplet {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Droplet
+	for _, id := range sortedIDs(f.droplets) {
+		out = append(out, *f.droplets[id])
+	}
+	return out
+}
+
 // Count is how many requests began with prefix ("DELETE /v2/droplets/").
 func (f *FakeDO) Count(prefix string) int {
 	f.mu.Lock()
