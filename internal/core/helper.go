@@ -38,18 +38,24 @@ func (c *Core) onHelperMachine(repo RepoSpec) bool {
 		(repo.Helper.Required || c.opt.Helpers.Provider() != "local")
 }
 
-// verify runs req for job j: on a helper machine (metered by the helper
-// manager from create to confirmed destroy), or in the local sandbox
-// metered as local helper time.
+// verify runs req for job j: on a helper machine or in the local sandbox.
+// A remote machine (digitalocean, ssh) is metered by the helper manager
+// from create to confirmed destroy; work on this machine (the local
+// sandbox, or the local provider) is metered as local helper time.
 func (c *Core) verify(ctx context.Context, j *Job, repo RepoSpec, purpose string, req sandbox.Request) (sandbox.Result, error) {
-	if c.onHelperMachine(repo) {
-		return c.verifyOnHelper(ctx, j, repo, req)
-	}
 	var res sandbox.Result
-	err := c.onHelper(ctx, j, purpose, j.SpendApproved, func(ctx context.Context) (err error) {
-		res, err = c.opt.Sandbox.Verify(ctx, req)
+	run := func(ctx context.Context) (err error) {
+		if c.onHelperMachine(repo) {
+			res, err = c.verifyOnHelper(ctx, j, repo, req)
+		} else {
+			res, err = c.opt.Sandbox.Verify(ctx, req)
+		}
 		return err
-	})
+	}
+	if c.onHelperMachine(repo) && c.opt.Helpers.Provider() != "local" {
+		return res, run(ctx)
+	}
+	err := c.onHelper(ctx, j, purpose, j.SpendApproved, run)
 	return res, err
 }
 

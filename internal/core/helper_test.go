@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/patchgit/patchgit/internal/budget"
 	"github.com/patchgit/patchgit/internal/core"
 	"github.com/patchgit/patchgit/internal/helper"
 	"github.com/patchgit/patchgit/internal/helper/helpertest"
@@ -223,4 +226,33 @@ func count(list []string, s string) int {
 		}
 	}
 	return n
+}
+
+// The local provider is this machine: with the local helper priced, a
+// draft verified through it is metered like the local sandbox ($0.01, the
+// minimum charge, for a run under an hour).
+func TestLocalHelperIsMeteredAsLocalTime(t *testing.T) {
+	var ledger *budget.Ledger
+	helpers := withHelpers(t, core.HelperNeed{Required: true}, func(e *env) helper.Provider {
+		return &helper.Local{Dir: filepath.Join(e.dir, "helpers")}
+	})
+	e := newEnvWith(t, func(e *env, o *core.Options) {
+		helpers(e, o)
+		a := o.Audit
+		ledger = budget.NewLedger(o.DB, budget.Caps{Hour: budget.Dollar, Day: 5 * budget.Dollar}, nil,
+			func(tx *bolt.Tx, kind, subject string, data map[string]string) error {
+				_, err := a.Append(tx, kind, "patchgit", subject, data)
+				return err
+			})
+		prices := budget.DefaultPrices()
+		prices.Local = budget.NewHelperPrice(budget.LocalHelperSize, 10_000, 0)
+		o.Budget, o.Prices, o.MeterSlice = ledger, prices, time.Minute
+	})
+	p := proposeNotes(t, e)
+	if recs := helperRecords(t, e.db); len(recs) != 1 || recs[0].State != helper.StateDestroyed {
+		t.Fatalf("the draft did not run on the helper: %+v (proposal %s)", recs, p.State)
+	}
+	if st := status(t, e); st.Hour.Spent != 10_000 || st.Hour.Reserved != 0 {
+		t.Fatalf("after the draft on the local helper: %+v, want $0.01 spent", st.Hour)
+	}
 }
