@@ -2,6 +2,7 @@ package helperrun_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -192,5 +193,56 @@ func TestRunnerOverSSH(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(prov.Target.Dir, "verify-*"))
 	if len(left) != 0 {
 		t.Fatalf("left on the helper: %v", left)
+	}
+}
+
+// restrictedPath runs every command with a PATH that has only the tools
+// in tools: a helper machine without git, say.
+type restrictedPath struct {
+	helperrun.Target
+	dir string
+}
+
+func (r restrictedPath) Run(ctx context.Context, command string, stdout, stderr io.Writer) error {
+	return r.Target.Run(ctx, "PATH="+r.dir+"; export PATH; "+command, stdout, stderr)
+}
+
+// A helper without git is refused before anything is uploaded, with what
+// to do.
+func TestRunnerRefusesAHelperWithoutGit(t *testing.T) {
+	ctx := context.Background()
+	tools := t.TempDir()
+	for _, tool := range []string{"uname", "sha256sum"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(p, filepath.Join(tools, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	local := &helper.Local{Dir: t.TempDir()}
+	m, err := local.Create(ctx, helper.CreateRequest{Name: "patchgit-test-nogit-000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := local.Connect(ctx, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror, base := mirrorRepo(t)
+	runner := &helperrun.Runner{Binary: binary, Git: gitops.New()}
+	prep, err := runner.Prepare(ctx, "demo", mirror, sandbox.Request{MirrorDir: mirror, Base: base, Diff: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prep.Close()
+	target := &uploads{Target: restrictedPath{Target: conn, dir: tools}}
+	_, err = prep.Run(ctx, target)
+	if !errors.Is(err, helperrun.ErrIncompatible) || !strings.Contains(err.Error(), "git is not installed on the helper") {
+		t.Fatalf("a helper without git: %v", err)
+	}
+	if names := target.take(); len(names) != 0 {
+		t.Fatalf("uploaded %v to a helper that cannot run it", names)
 	}
 }
