@@ -44,15 +44,16 @@ func (c *Core) onHelperMachine(repo RepoSpec) bool {
 // sandbox, or the local provider) is metered as local helper time.
 func (c *Core) verify(ctx context.Context, j *Job, repo RepoSpec, purpose string, req sandbox.Request) (sandbox.Result, error) {
 	var res sandbox.Result
+	onMachine := c.onHelperMachine(repo)
 	run := func(ctx context.Context) (err error) {
-		if c.onHelperMachine(repo) {
+		if onMachine {
 			res, err = c.verifyOnHelper(ctx, j, repo, req)
 		} else {
 			res, err = c.opt.Sandbox.Verify(ctx, req)
 		}
 		return err
 	}
-	if c.onHelperMachine(repo) && c.opt.Helpers.Provider() != "local" {
+	if onMachine && c.opt.Helpers.Provider() != "local" {
 		return res, run(ctx)
 	}
 	err := c.onHelper(ctx, j, purpose, j.SpendApproved, run)

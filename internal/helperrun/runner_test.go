@@ -67,7 +67,9 @@ func (u *uploads) take() []string {
 }
 
 // mirrorRepo is a bare mirror with one commit: greet.txt and no config.
-func mirrorRepo(t *testing.T) (mirror, base string) {
+func mirrorRepo(t *testing.T) (mirror, base string) { return mirrorRepoTB(t) }
+
+func mirrorRepoTB(t testing.TB) (mirror, base string) {
 	t.Helper()
 	work := t.TempDir()
 	for _, args := range [][]string{{"init", "-q", "-b", "main"}} {
@@ -85,7 +87,7 @@ func mirrorRepo(t *testing.T) (mirror, base string) {
 	return mirror, strings.TrimSpace(gitCmd(t, work, "rev-parse", "HEAD"))
 }
 
-func gitCmd(t *testing.T, dir string, args ...string) string {
+func gitCmd(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
 	if err != nil {
