@@ -76,6 +76,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err := ensurePIN(p.db, cfg, log, stdout); err != nil {
 		return err
 	}
+	// Destroy what a crashed daemon left before any job can ask for the
+	// slot; the loop below repeats it every minute.
+	if err := p.helpers.Reconcile(ctx); err != nil {
+		log.Error("reconcile helpers at start; retried every minute", "err", err)
+	}
 	if err := p.core.Start(ctx); err != nil {
 		return err
 	}
@@ -137,6 +142,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return nil
 	})
 	grp.Go(func() error { return mirror.Serve(httpLn) })
+	grp.Go(func() error { p.helpers.Loop(gctx); return nil })
 	grp.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down")

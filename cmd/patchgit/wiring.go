@@ -16,6 +16,8 @@ import (
 	"github.com/patchgit/patchgit/internal/demo"
 	"github.com/patchgit/patchgit/internal/forge"
 	"github.com/patchgit/patchgit/internal/gitops"
+	"github.com/patchgit/patchgit/internal/helper"
+	"github.com/patchgit/patchgit/internal/helperrun"
 	"github.com/patchgit/patchgit/internal/rpc"
 	"github.com/patchgit/patchgit/internal/sandbox"
 	"github.com/patchgit/patchgit/internal/store"
@@ -75,6 +77,7 @@ type parts struct {
 	sandbox *sandbox.Sandbox
 	core    *core.Core
 	web     *websession.Store // web mirror sessions and one-time links
+	helpers *helper.Manager   // the daemon's helper slot; nil in a CLI
 }
 
 func (p *parts) close() {
@@ -127,6 +130,7 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon 
 			Repo:      core.Repo{Name: r.Name, BaseBranch: r.BaseBranch, Forge: r.Forge, Checks: r.Checks},
 			URL:       r.URL,
 			MirrorDir: dataPath(cfg, filepath.Join("mirrors", r.Name+".git")),
+			Helper:    core.HelperNeed{MemoryMB: r.Helper.MemoryMB, VCPUs: r.Helper.VCPUs, Required: r.Helper.Required},
 		})
 	}
 	github, gitea := remoteForges(repos, specs)
@@ -143,6 +147,17 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon 
 	ledger, prices, policy, err := budgetParts(cfg, db, p.audit)
 	if err != nil {
 		return nil, err
+	}
+	var pool core.HelperPool // stays a nil interface in a CLI, which runs no jobs
+	var runner *helperrun.Runner
+	if daemon {
+		// The manager asks core which proposal a job spends for and whether
+		// its spend is approved; core is built below, before any job runs.
+		jobSpend := func(job string) (string, bool) { return p.core.JobSpend(job) }
+		if p.helpers, runner, err = helperParts(cfg, db, p.audit, p.git, log, ledger, jobSpend); err != nil {
+			return nil, err
+		}
+		pool = p.helpers
 	}
 	var asst *core.Assistant // the model chain runs in the daemon only
 	if daemon {
@@ -166,6 +181,8 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon 
 		WebLinks:      p.web,
 		ProposalURL:   p.web.ProposalURL, // PR bodies link the proposal on the web mirror
 		Assistant:     asst,
+		Helpers:       pool,
+		HelperRunner:  runner,
 	})
 	if err != nil {
 		return nil, err

@@ -134,6 +134,8 @@ type Repo struct {
 	Labels       []string `yaml:"labels,omitempty"` // labels added to a new pull request
 	// AutoMerge is the only way GO ever merges: an opt-in, off by default.
 	AutoMerge bool `yaml:"auto_merge"`
+	// Helper is what the checks need from a helper machine: config/helper.go.
+	Helper RepoHelper `yaml:"helper"`
 }
 
 // Forges PatchGit can open pull requests on.

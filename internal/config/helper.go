@@ -123,3 +123,30 @@ func (c *Config) DigitalOceanTokenFile() string {
 	}
 	return filepath.Join(c.DataDir, "digitalocean.token")
 }
+
+// RepoHelper is what a repository's checks need from a helper machine
+// (repos[].helper). The smallest allowed size that meets MemoryMB and
+// VCPUs is used; with helper.provider local the checks run on this machine
+// unless Required is set.
+type RepoHelper struct {
+	MemoryMB int `yaml:"memory_mb"` // 0: any size
+	VCPUs    int `yaml:"vcpus"`     // 0: any size
+	// Required runs the checks on a helper even with the local provider
+	// (in a helper work directory, through `patchgit helper verify`).
+	Required bool `yaml:"required"`
+}
+
+// maxHelperMemoryMB bounds a stated need (DigitalOcean's largest
+// droplets have 1 TB and more; a need beyond this is a typo).
+const maxHelperMemoryMB = 4 << 20
+
+func (h RepoHelper) validate() []*FieldError {
+	var errs []*FieldError
+	if h.MemoryMB < 0 || h.MemoryMB > maxHelperMemoryMB {
+		errs = append(errs, &FieldError{Key: "helper.memory_mb", Msg: fmt.Sprintf("%d is not a memory size in MB (0..%d), e.g. 2048", h.MemoryMB, maxHelperMemoryMB)})
+	}
+	if h.VCPUs < 0 || h.VCPUs > 512 {
+		errs = append(errs, &FieldError{Key: "helper.vcpus", Msg: fmt.Sprintf("%d is not a number of vCPUs (0..512), e.g. 2", h.VCPUs)})
+	}
+	return errs
+}

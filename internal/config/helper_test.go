@@ -59,3 +59,24 @@ func TestHelperPricesAreMoney(t *testing.T) {
 		t.Fatalf("a negative price: %v", err)
 	}
 }
+
+// repos[].helper: read from the file, and a bad value names its key.
+func TestRepoHelperNeed(t *testing.T) {
+	cfg, err := Load(writeConfig(t, "repos:\n  - name: big\n    url: /srv/big.git\n    helper: {memory_mb: 4096, vcpus: 2, required: true}\n"), true, []string{"HOME=/h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Repos[0].Helper; got != (RepoHelper{MemoryMB: 4096, VCPUs: 2, Required: true}) {
+		t.Fatalf("helper need %+v", got)
+	}
+	_, err = Load(writeConfig(t, "repos:\n  - name: big\n    url: /srv/big.git\n    helper: {memory_mb: -1, vcpus: 1000}\n"), true, []string{"HOME=/h"})
+	for _, want := range []string{"repos[0].helper.memory_mb: -1 is not a memory size in MB", "repos[0].helper.vcpus: 1000 is not a number of vCPUs"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+	_, err = Load(writeConfig(t, "repos:\n  - name: big\n    url: /srv/big.git\n    helper: {memory: 4096}\n"), true, []string{"HOME=/h"})
+	if err == nil || !strings.Contains(err.Error(), "repos[0].helper.memory") || !strings.Contains(err.Error(), "unknown key") {
+		t.Errorf("a misspelt key: %v", err)
+	}
+}

@@ -138,6 +138,9 @@ func (c *Config) validateRepos() []error {
 				bad(i, fmt.Sprintf("checks[%d]", j), "is empty; remove it or give a shell command")
 			}
 		}
+		for _, fe := range r.Helper.validate() { // helper.go
+			bad(i, fe.Key, "%s", fe.Msg)
+		}
 	}
 	return errs
 }

@@ -146,6 +146,9 @@ func whatRuns(esc Escalation) string {
 // allows that plus the policy's margin.
 func (c *Core) helperRefusal(what string, refusal error) Escalation {
 	cost := c.opt.Prices.Local.Cost(c.opt.MeterSlice)
+	if ce, ok := errors.AsType[*budget.CapError](refusal); ok && ce.Need > 0 {
+		cost = ce.Need // what the refused step asked for (a helper machine's slice, too)
+	}
 	return Escalation{What: what, Why: []string{"the budget refused " + what + ": " + refusal.Error()},
 		CostMicros: int64(cost), ApproveMicros: int64(c.opt.Policy.ApprovalAmount(cost))}
 }

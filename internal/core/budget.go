@@ -251,14 +251,16 @@ func (c *Core) reverify(ctx context.Context, j *Job, rev *Revision, repo RepoSpe
 		return base, nil
 	}
 	c.progress(j, "re-verifying on "+shortSHA(head))
-	var res sandbox.Result
-	err := c.onHelper(ctx, j, "re-verify on the helper (GO)", j.SpendApproved, func(ctx context.Context) (err error) {
-		res, err = c.opt.Sandbox.Verify(ctx, sandbox.Request{MirrorDir: repo.MirrorDir, Base: head,
-			Diff: []byte(rev.Diff), Checks: repo.Checks, CheckTimeout: c.opt.CheckTimeout, Limits: c.opt.Limits})
-		return err
-	})
+	res, err := c.verify(ctx, j, repo, "re-verify on the helper (GO)", sandbox.Request{MirrorDir: repo.MirrorDir, Base: head,
+		Diff: []byte(rev.Diff), Checks: repo.Checks, CheckTimeout: c.opt.CheckTimeout, Limits: c.opt.Limits})
+	if ae, ok := asApproval(err); ok {
+		return "", &Failure{ToDraft: true, User: "stopped before publishing, nothing was pushed: " + ae.Reason, Err: err}
+	}
 	if isRefusal(err) {
 		return "", &Failure{ToDraft: true, User: "stopped before publishing, nothing was pushed: " + err.Error(), Err: err}
+	}
+	if err != nil && c.onHelperMachine(repo) {
+		return "", helperFailure(err)
 	}
 	if err != nil {
 		return "", &Failure{User: "the sandbox could not re-verify; see the daemon log", Err: err}

@@ -13,6 +13,7 @@ import (
 	"github.com/patchgit/patchgit/internal/budget"
 	"github.com/patchgit/patchgit/internal/forge"
 	"github.com/patchgit/patchgit/internal/gitops"
+	"github.com/patchgit/patchgit/internal/helperrun"
 	"github.com/patchgit/patchgit/internal/sandbox"
 	"github.com/patchgit/patchgit/internal/store"
 )
@@ -31,6 +32,8 @@ type RepoSpec struct {
 	Labels []string
 	// AutoMerge is the documented opt-in, and the only way GO merges.
 	AutoMerge bool
+	// Helper is what the checks need from a helper machine (helper.go).
+	Helper HelperNeed
 }
 
 // Author signs PatchGit's commits.
@@ -79,6 +82,11 @@ type Options struct {
 	// Assistant is the model chain that drafts a change from a request in
 	// prose (nil: the offline assistant only).
 	Assistant *Assistant
+	// Helpers and HelperRunner, both set, run verifies on a helper machine
+	// when a repository needs one or the provider is not local (helper.go);
+	// nil: every verify runs in the local sandbox.
+	Helpers      HelperPool
+	HelperRunner *helperrun.Runner
 }
 
 // Core implements Service and Admin.

@@ -69,18 +69,21 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 	default:
 		return &Failure{User: "the message holds no unified diff or search/replace blocks"}
 	}
-	var res sandbox.Result
-	err = c.onHelper(ctx, j, "sandbox verify (draft)", j.SpendApproved, func(ctx context.Context) (err error) {
-		res, err = c.opt.Sandbox.Verify(ctx, req)
-		return err
-	})
-	if isRefusal(err) {
+	res, err := c.verify(ctx, j, repo, "sandbox verify (draft)", req)
+	ae, needsApproval := asApproval(err)
+	if needsApproval || isRefusal(err) {
 		if md != nil { // the model calls were spent: keep their account
 			if serr := c.stopDraft(j, md.spent, md.from, &md.plan, ""); serr != nil {
 				return serr
 			}
 		}
+		if needsApproval {
+			return c.awaitApproval(j, c.helperEscalation("the sandbox verify", ae))
+		}
 		return c.awaitApproval(j, c.helperRefusal("the sandbox verify", err))
+	}
+	if err != nil && c.onHelperMachine(repo) {
+		return helperFailure(err)
 	}
 	if err != nil {
 		return &Failure{User: "the sandbox could not run; see the daemon log", Err: err}

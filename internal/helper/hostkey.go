@@ -46,10 +46,18 @@ type cloudConfig struct {
 	SSHDeleteKeys  bool              `yaml:"ssh_deletekeys"`
 	SSHGenKeyTypes []string          `yaml:"ssh_genkeytypes"`
 	SSHKeys        map[string]string `yaml:"ssh_keys"`
+	PackageUpdate  bool              `yaml:"package_update,omitempty"`
+	Packages       []string          `yaml:"packages,omitempty"`
 }
 
+// HelperPackages are what cloud-init installs on a new helper: git for
+// `patchgit helper verify` (it unbundles the base commit), bubblewrap for
+// the sandbox's strongest isolation. The runner waits for cloud-init.
+var HelperPackages = []string{"git", "bubblewrap"}
+
 // UserData is the cloud-init user data that installs k as the helper's only
-// host key (cloud-init's ssh_keys module) and generates no other.
+// host key (cloud-init's ssh_keys module), generates no other, and installs
+// HelperPackages.
 func UserData(k HostKey) (string, error) {
 	cfg := cloudConfig{
 		SSHDeleteKeys:  true,
@@ -58,6 +66,8 @@ func UserData(k HostKey) (string, error) {
 			"ed25519_private": k.PrivatePEM,
 			"ed25519_public":  k.PublicLine(),
 		},
+		PackageUpdate: true,
+		Packages:      HelperPackages,
 	}
 	out, err := yaml.Marshal(cfg)
 	if err != nil {

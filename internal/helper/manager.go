@@ -655,3 +655,6 @@ func randomHex(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Provider is the provider's config name (local, digitalocean, ssh).
+func (m *Manager) Provider() string { return m.prov.Name() }
