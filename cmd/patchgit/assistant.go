@@ -25,24 +25,32 @@ func assistantParts(cfg config.Config, log *slog.Logger) (*core.Assistant, error
 		return nil, fmt.Errorf("assistant.deny: %w", err)
 	}
 	built := map[string]provider.Provider{}
-	stage := func(key string, sc config.StageConfig) (core.ModelStage, error) {
-		tier, ok := a.Tier(sc.Tier)
-		if !ok || tier.Provider == "" {
-			return core.ModelStage{}, fmt.Errorf("assistant.%s.tier: %q has no provider; set assistant.tiers.%s.provider", key, sc.Tier, sc.Tier)
-		}
-		pc, ok := a.Provider(tier.Provider)
+	build := func(tierName, name string) (provider.Provider, error) {
+		pc, ok := a.Provider(name)
 		if !ok {
-			return core.ModelStage{}, fmt.Errorf("assistant.tiers.%s.provider: %q is not in assistant.providers", sc.Tier, tier.Provider)
+			return nil, fmt.Errorf("assistant.tiers.%s.provider: %q is not in assistant.providers", tierName, name)
 		}
 		p, ok := built[pc.Name]
 		if !ok {
 			p, err = provider.New(provider.Options{Name: pc.Name, Kind: provider.Kind(pc.Kind), BaseURL: pc.BaseURL,
 				KeyEnv: pc.APIKeyEnv, KeyFile: pc.APIKeyFile, Timeout: pc.Timeout.Std(), MaxRetries: pc.MaxRetries})
 			if err != nil {
-				return core.ModelStage{}, fmt.Errorf("assistant.providers %s: %w", pc.Name, err)
+				return nil, fmt.Errorf("assistant.providers %s: %w", pc.Name, err)
 			}
 			built[pc.Name] = p
 		}
+		return p, nil
+	}
+	stage := func(key string, sc config.StageConfig) (core.ModelStage, error) {
+		tier, ok := a.Tier(sc.Tier)
+		if !ok || tier.Provider == "" {
+			return core.ModelStage{}, fmt.Errorf("assistant.%s.tier: %q has no provider; set assistant.tiers.%s.provider", key, sc.Tier, sc.Tier)
+		}
+		p, err := build(sc.Tier, tier.Provider)
+		if err != nil {
+			return core.ModelStage{}, err
+		}
+		pc, _ := a.Provider(tier.Provider)
 		model := sc.Model
 		if model == "" {
 			model = tier.Model
@@ -58,5 +66,20 @@ func assistantParts(cfg config.Config, log *slog.Logger) (*core.Assistant, error
 	if err != nil {
 		return nil, err
 	}
-	return &core.Assistant{Plan: plan, Patch: patch, Deny: deny, ContextTokens: a.ContextTokens}, nil
+	// Every configured tier is a rung an escalation may redraft on, so its
+	// provider (and key) is built now too.
+	tiers := map[budget.Tier]core.TierModel{}
+	for _, name := range []string{config.TierBase, config.TierHelper, config.TierExternal} {
+		tier, _ := a.Tier(name)
+		if tier.Provider == "" {
+			continue
+		}
+		p, err := build(name, tier.Provider)
+		if err != nil {
+			return nil, err
+		}
+		tiers[budget.Tier(name)] = core.TierModel{Provider: p, Model: tier.Model}
+		log.Info("model tier", "tier", name, "provider", tier.Provider, "model", tier.Model)
+	}
+	return &core.Assistant{Plan: plan, Patch: patch, Deny: deny, ContextTokens: a.ContextTokens, Tiers: tiers}, nil
 }

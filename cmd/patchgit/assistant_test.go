@@ -41,6 +41,11 @@ func TestAssistantPartsBuildsTheStagesWithoutLoggingTheKey(t *testing.T) {
 	if a.Patch.Tier != budget.TierExternal || a.Patch.Model != "claude-opus-4-1" || a.Patch.Provider.Name() != "claude" || a.ContextTokens != 24000 {
 		t.Errorf("patch stage %+v", a.Patch)
 	}
+	// Every configured tier is a rung for an escalation, with its own model.
+	if b, x := a.Tiers[budget.TierBase], a.Tiers[budget.TierExternal]; len(a.Tiers) != 2 || b.Provider.Name() != "local" ||
+		b.Model != "qwen2.5-coder:7b" || x.Provider.Name() != "claude" || x.Model != "claude-sonnet-4-5" {
+		t.Errorf("tiers %+v", a.Tiers)
+	}
 	if _, denied := a.Deny.Path("config/prod.yaml"); !denied {
 		t.Error("assistant.deny was not added to the deny-list")
 	}

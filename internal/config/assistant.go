@@ -165,6 +165,9 @@ func (c *Config) validateAssistant() []error {
 			bad(key+".provider", "%q is not in assistant.providers (configured: %s)", t.tier.Provider, a.providerNames())
 		case t.tier.Model == "":
 			bad(key+".model", "is empty; name the model this tier uses")
+		case !c.hasModelPrice(t.tier.Model):
+			// An escalation may redraft on any configured tier with its model.
+			bad(key+".model", "model %q has no price; add it to budget.models (input, output and cached per million tokens; $0 for a local model)", t.tier.Model)
 		}
 	}
 	for _, s := range []struct {

@@ -67,6 +67,12 @@ func TestAssistantValidation(t *testing.T) {
 			return strings.Replace(s, "model: claude-sonnet-4-5, input", "model: claude-opus, input", 1)
 		},
 			`assistant.patch.tier: model "claude-sonnet-4-5" has no price; add it to budget.models`},
+		"an unused tier's model without a price": {func(s string) string {
+			// An escalation may redraft on the external tier with its model.
+			return strings.Replace(strings.Replace(s, "patch: {tier: external, max_output_tokens: 8000}", "patch: {tier: base}", 1),
+				"model: claude-sonnet-4-5, input", "model: claude-opus, input", 1)
+		},
+			`assistant.tiers.external.model: model "claude-sonnet-4-5" has no price; add it to budget.models`},
 		"anthropic without key": {func(s string) string { return strings.Replace(s, "      api_key_env: ANTHROPIC_API_KEY\n", "", 1) },
 			`assistant.providers[1].api_key_env: is empty; Anthropic needs a key`},
 		"stage on an empty tier": {func(s string) string { return strings.Replace(s, "plan: {tier: base}", "plan: {tier: helper}", 1) },

@@ -67,7 +67,9 @@ func (c *Core) alreadyDecided(tx *bolt.Tx, p *Proposal, rev int, approve bool) (
 	if err != nil {
 		return false, err
 	}
-	if j.Kind != JobDraft || j.Revision != rev || !j.SpendApproved {
+	// An approved escalation's job drafts the next revision.
+	redraft := j.Revision == rev+1 && p.Revision(j.Revision) != nil && p.Revision(j.Revision).EscalatedFrom == rev
+	if j.Kind != JobDraft || (j.Revision != rev && !redraft) || !j.SpendApproved {
 		return false, nil
 	}
 	if approve {
@@ -96,8 +98,12 @@ func (c *Core) approvalAmount(esc Escalation) budget.Micros {
 func (c *Core) approveSpend(tx *bolt.Tx, emit func(Event), actor string, p *Proposal, rev int, esc Escalation) error {
 	amount := c.approvalAmount(esc)
 	reason := strings.Join(esc.Why, "; ")
+	draft := rev // the revision the approved spend drafts
+	if esc.Redraft != "" {
+		draft = rev + 1
+	}
 	if c.opt.Budget != nil {
-		a := budget.Approval{Proposal: p.ID, Revision: rev, Amount: amount, Actor: actor, Reason: reason}
+		a := budget.Approval{Proposal: p.ID, Revision: draft, Amount: amount, Actor: actor, Reason: reason}
 		if err := c.opt.Budget.ApproveTx(tx, a); err != nil {
 			return fmt.Errorf("approve spend: %w", err)
 		}
@@ -107,7 +113,12 @@ func (c *Core) approveSpend(tx *bolt.Tx, emit func(Event), actor string, p *Prop
 		"revision": fmt.Sprint(rev), "amount_micros": fmt.Sprint(int64(amount)), "what": esc.What, "reason": reason}); err != nil {
 		return err
 	}
-	j := &Job{Kind: JobDraft, ProposalID: p.ID, Revision: rev, Repo: p.Repo, SpendApproved: true}
+	if esc.Redraft != "" {
+		if err := c.redraft(tx, actor, p, rev, esc.Redraft); err != nil {
+			return err
+		}
+	}
+	j := &Job{Kind: JobDraft, ProposalID: p.ID, Revision: draft, Repo: p.Repo, SpendApproved: true}
 	if err := c.enqueue(tx, j, actor); err != nil {
 		return err
 	}
@@ -116,12 +127,19 @@ func (c *Core) approveSpend(tx *bolt.Tx, emit func(Event), actor string, p *Prop
 		return err
 	}
 	emit(Event{Kind: EventJob, ID: j.ID, ProposalID: p.ID, Repo: p.Repo})
+	if esc.Redraft != "" {
+		return c.say(tx, emit, p.ConversationID, p.ID, fmt.Sprintf("Escalation approved by %s on proposal %s: up to %s to %s. Revision %d stays on record; drafting revision %d under that approval…",
+			actor, ShortID(p.ID), amount, whatRuns(esc), rev, draft))
+	}
 	return c.say(tx, emit, p.ConversationID, p.ID, fmt.Sprintf("Spend approved by %s on proposal %s revision %d: up to %s for %s. Drafting again under that approval…",
 		actor, ShortID(p.ID), rev, amount, whatRuns(esc)))
 }
 
 func (c *Core) declineSpend(tx *bolt.Tx, emit func(Event), actor string, p *Proposal, rev int, esc Escalation) error {
 	p.Declined = rev
+	if esc.Redraft != "" {
+		return c.declineEscalation(tx, emit, actor, p, rev, esc)
+	}
 	p.Reason = fmt.Sprintf("declined by %s: %s would cost %s (%s); send a smaller change or wait for the budget window",
 		actor, whatRuns(esc), budget.Micros(esc.CostMicros), strings.Join(esc.Why, "; "))
 	if _, err := c.opt.Audit.Append(tx, "proposal.spend_declined", actor, p.ID, map[string]string{

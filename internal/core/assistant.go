@@ -30,6 +30,16 @@ type Assistant struct {
 	Deny        *chain.Deny
 	// ContextTokens bounds the tree and file contents one stage sends.
 	ContextTokens int64
+	// Tiers are the configured tiers (a tier with no provider is absent):
+	// where a low-confidence revision may be redrafted, Plan and Patch
+	// both on the next one up (escalate.go).
+	Tiers map[budget.Tier]TierModel
+}
+
+// TierModel is one configured tier: its provider and default model.
+type TierModel struct {
+	Provider provider.Provider
+	Model    string
 }
 
 // ModelStage is the model one stage calls. Its tier decides the cost
@@ -72,6 +82,16 @@ type modelDraft struct {
 	plan  chain.PlanResult
 	edits []assist.Edit
 	spent []CostLine
+	// confidence is the model's own assessment (the Patch answer's
+	// CONFIDENCE line); nil when it gave none.
+	confidence *int
+	// tier is the highest tier Plan or Patch ran on; tree and read are
+	// the base commit's files, for projecting an escalation's prompts.
+	tier budget.Tier
+	tree *gitops.Tree
+	read chain.ReadFile
+	// offer is the next tier to redraft on, priced (nil: none).
+	offer *escalationOffer
 	// from is how many of the revision's Spent lines spent already holds:
 	// lines recorded after it (the metered sandbox verify) are kept.
 	from int
@@ -95,6 +115,10 @@ type chainRun struct {
 // questions, a call waits for approval, or the edits failed twice.
 func (c *Core) draftWithModel(ctx context.Context, j *Job, rev *Revision, repo RepoSpec, base string) (*modelDraft, error) {
 	a := c.opt.Assistant
+	planStage, patchStage, err := a.stages(rev)
+	if err != nil {
+		return nil, &Failure{User: err.Error(), Err: err}
+	}
 	c.progress(j, "reading the repository at "+shortSHA(base))
 	tree, err := c.opt.Git.ListTree(ctx, repo.MirrorDir, base)
 	if err != nil {
@@ -107,8 +131,8 @@ func (c *Core) draftWithModel(ctx context.Context, j *Job, rev *Revision, repo R
 	if kept := rev.ModelPlan; kept != nil {
 		plan = chain.PlanResult{Plan: kept.Plan, Targets: kept.Targets}
 	} else {
-		c.progress(j, "plan: asking "+a.Plan.Model)
-		if plan, err = chain.Plan(ctx, run.stage("plan", a.Plan), chain.PlanInput{Request: rev.Request, Tree: tree.Paths, Read: read,
+		c.progress(j, "plan: asking "+planStage.Model)
+		if plan, err = chain.Plan(ctx, run.stage("plan", planStage), chain.PlanInput{Request: rev.Request, Tree: tree.Paths, Read: read,
 			Deny: a.Deny, ContextTokens: a.ContextTokens}); err != nil {
 			return nil, run.stopped(ctx, err, nil)
 		}
@@ -116,14 +140,15 @@ func (c *Core) draftWithModel(ctx context.Context, j *Job, rev *Revision, repo R
 	if len(plan.Questions) > 0 {
 		return nil, c.stopDraft(j, run.spent(), len(run.before), &plan, questionsMessage(plan.Questions))
 	}
-	c.progress(j, "patch: asking "+a.Patch.Model)
-	res, err := chain.Patch(ctx, run.stage("patch", a.Patch), chain.PatchInput{Request: rev.Request, Plan: plan, Tree: tree.Paths,
+	c.progress(j, "patch: asking "+patchStage.Model)
+	res, err := chain.Patch(ctx, run.stage("patch", patchStage), chain.PatchInput{Request: rev.Request, Plan: plan, Tree: tree.Paths,
 		Read: read, Deny: a.Deny, ContextTokens: a.ContextTokens,
 		Try: func(e []assist.Edit) error { _, err := chain.ApplyEdits(read, a.Deny, e); return err }})
 	if err != nil {
 		return nil, run.stopped(ctx, err, &plan)
 	}
-	return &modelDraft{plan: plan, edits: res.Edits, spent: run.spent(), from: len(run.before)}, nil
+	return &modelDraft{plan: plan, edits: res.Edits, spent: run.spent(), from: len(run.before), confidence: res.ModelConfidence,
+		tier: higherTier(planStage.Tier, patchStage.Tier), tree: tree, read: read}, nil
 }
 
 // stopped ends a chain run that returned err: paused for approval, or

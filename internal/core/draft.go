@@ -55,6 +55,10 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 			return err // nil: the job is closed (questions, approval, edits failed)
 		}
 		change = assist.Change{Kind: assist.KindEdits, Edits: md.edits}
+		if md.offer, err = c.offerEscalation(ctx, rev, md); err != nil {
+			// The draft stands without an escalation to offer.
+			c.log.Warn("project an escalation", "job", j.ID, "err", err)
+		}
 	}
 	c.progress(j, "applying the patch in the sandbox and running the checks")
 	req := sandbox.Request{MirrorDir: repo.MirrorDir, Base: base, Checks: repo.Checks,
@@ -114,10 +118,20 @@ func (c *Core) recordDraft(j *Job, repo RepoSpec, change assist.Change, base str
 			rev.Plan = append(modelPlan(repo, md, base, p.Branch, res), updatePlan(p)...)
 			rev.Spent, rev.Questions = keepLater(md.spent, rev.Spent, md.from), nil
 			rev.ModelPlan = &ModelPlan{Plan: md.plan.Plan, Targets: md.plan.Targets}
+			rev.ModelConfidence = md.confidence
+			if rev.EscalatedFrom > 0 {
+				rev.Plan = append([]string{fmt.Sprintf("Redrafted on the %s tier (an approved escalation of revision %d, whose confidence was low).",
+					rev.Tier, rev.EscalatedFrom)}, rev.Plan...)
+			}
 		}
 		rev.TouchesChecks = res.TouchesChecks
 		scoreRevision(rev)
 		emit(Event{Kind: EventProposal, ID: p.ID, Repo: p.Repo, ConversationID: p.ConversationID})
+		if md != nil {
+			if esc := c.escalation(rev, md.tier, md.offer, c.verifyProjection()); esc != nil {
+				return c.proposeEscalation(tx, emit, j, p, rev, *esc)
+			}
+		}
 		if rev.Verified {
 			if err := c.priceExecution(tx, rev); err != nil {
 				return err

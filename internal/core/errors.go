@@ -22,4 +22,11 @@ var (
 	// ErrAbandonJob, returned by Options.Fault, leaves the job Running as
 	// if the process had died there (crash tests only).
 	ErrAbandonJob = errors.New("job abandoned")
+	// ErrTierGone: a revision is to be drafted on a tier (an approved
+	// escalation) that the config no longer has.
+	ErrTierGone = errors.New("model tier not configured")
 )
+
+// errProjectionOnly answers a stage run only to see what it would send
+// (escalate.go): it never leaves core.
+var errProjectionOnly = errors.New("projection only: nothing was sent")

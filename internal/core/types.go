@@ -9,6 +9,7 @@ import (
 
 	"github.com/patchgit/patchgit/internal/assess"
 	"github.com/patchgit/patchgit/internal/audit"
+	"github.com/patchgit/patchgit/internal/budget"
 	"github.com/patchgit/patchgit/internal/forge"
 )
 
@@ -155,6 +156,14 @@ type Revision struct {
 	// approval, so the run after the approval patches the plan the person
 	// saw instead of paying for a new one.
 	ModelPlan *ModelPlan `json:"model_plan,omitempty"`
+	// Tier is the tier Plan and Patch ran on when this revision redrafts
+	// an earlier one on a stronger tier (an approved escalation); "" means
+	// each stage's configured tier. Stored so a resumed or re-approved
+	// draft job runs on the same tier.
+	Tier budget.Tier `json:"tier,omitempty"`
+	// EscalatedFrom is the revision whose low confidence this one
+	// redrafts (0: none).
+	EscalatedFrom int `json:"escalated_from,omitempty"`
 }
 
 // AssessInput is what the risk and confidence scores read, all of it
@@ -226,6 +235,13 @@ type Escalation struct {
 	ApproveMicros int64    `json:"approve_micros"` // what the toggle approves: projection + margin
 	// ConfidenceGain is supplied by the model chain; nil: not computed.
 	ConfidenceGain *int `json:"confidence_gain,omitempty"`
+	// GainReasons say how ConfidenceGain adds up ("+70 if its checks
+	// pass"), one line per factor.
+	GainReasons []string `json:"gain_reasons,omitempty"`
+	// Redraft is the tier an approval redrafts the request on, as a new
+	// revision (a low-confidence escalation); "" means approving runs the
+	// paused step of the same revision.
+	Redraft budget.Tier `json:"redraft,omitempty"`
 }
 
 // Execution plan names.

@@ -79,9 +79,16 @@ func (pp *proposalPane) layoutDiff() {
 	pp.diff.SetSize(pp.width, max(0, pp.height-1-min(details, pp.detailRows())))
 }
 
-// detailRows is how many rows the details may take.
+// detailRows is how many rows the details may take: what the diff's
+// minDiffRows leave, but always the title, the state and the whole
+// Awaiting panel with its keys (and the cut's line), on a pane too short
+// for both the diff gives way.
 func (pp *proposalPane) detailRows() int {
-	return max(1, pp.height-1-minDiffRows)
+	pinned := 0
+	if n := len(pp.awaitingRows()); n > 0 {
+		pinned = 2 + n + 1
+	}
+	return min(max(1, pp.height-1-minDiffRows, pinned), max(1, pp.height-1))
 }
 
 func (pp *proposalPane) view() string {
@@ -126,7 +133,8 @@ func (pp *proposalPane) details() []string {
 	}
 	rows = append(rows, head)
 
-	rows = append(rows, pp.awaitingRows()...)
+	awaiting := pp.awaitingRows()
+	rows = append(rows, awaiting...)
 	if p.Reason != "" && p.Waiting != core.WaitingApproval && (p.State == core.StateDraft || p.State == core.StateFailed || p.State == core.StateCancelled) {
 		reason := st.Label.Render("Reason ") + clean(p.Reason)
 		if p.State == core.StateFailed {
@@ -152,9 +160,16 @@ func (pp *proposalPane) details() []string {
 		} else {
 			rows = append(rows, label("Targets")+strings.Join(targets, ", "))
 		}
+		scores := append(pp.scoreRows("Risk", rev.Risk), pp.scoreRows("Confidence", rev.Confidence)...)
+		if len(awaiting) > 0 {
+			// While the draft waits, the scores (the reasons it asks) come
+			// right after the panel, before the plan, so a small pane's cut
+			// takes the plan and the rest, never them.
+			rows = append(rows[:2+len(awaiting)], append(scores, rows[2+len(awaiting):]...)...)
+			scores = nil
+		}
 		rows = append(rows, pp.checkRows(rev)...)
-		rows = append(rows, pp.scoreRows("Risk", rev.Risk)...)
-		rows = append(rows, pp.scoreRows("Confidence", rev.Confidence)...)
+		rows = append(rows, scores...)
 		rows = append(rows, label("Cost")+pp.cost(rev.CostMicros))
 		rows = append(rows, pp.executionRows(rev)...)
 		rows = append(rows, pp.costRows(rev)...)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/patchgit/patchgit/internal/core"
 )
 
@@ -57,21 +59,42 @@ func (pp *proposalPane) awaitingRows() []string {
 	}
 	gain := st.NotYet.Render(notComputed)
 	if esc.ConfidenceGain != nil {
-		gain = fmt.Sprintf("+%d", *esc.ConfidenceGain)
+		gain = fmt.Sprintf("%+d", *esc.ConfidenceGain)
+		if len(esc.GainReasons) > 0 {
+			reasons := make([]string, len(esc.GainReasons))
+			for i, r := range esc.GainReasons {
+				reasons[i] = clean(r)
+			}
+			gain += ": " + strings.Join(reasons, "; ")
+		}
 	}
 	keys := "tab to this pane, then a approves (asks y/n) or d declines (asks y/n)"
 	if pp.focused {
 		keys = "a approves (asks y/n) · d declines (asks y/n)"
 	}
-	return []string{
-		st.Confirm.Render("Awaiting approval") + " this draft's next step needs your approval of spend",
-		"  runs    " + whatRuns(esc),
-		"  WHY     " + strings.Join(why, "; "),
-		fmt.Sprintf("  cost    %s; approving allows up to %s", formatMicros(esc.CostMicros), approveText(esc)),
-		"  gain    expected confidence gain " + gain,
-		"  budget  " + pp.budgetLeft(nil),
-		"  keys    " + keys,
+	head := " this draft's next step needs your approval of spend"
+	if esc.Redraft != "" {
+		head = " a stronger model may do better; redrafting needs your approval of spend"
 	}
+	rows := []string{st.Confirm.Render("Awaiting approval") + head}
+	rows = append(rows, pp.panelRows("runs", whatRuns(esc))...)
+	rows = append(rows, pp.panelRows("WHY", strings.Join(why, "; "))...)
+	rows = append(rows, pp.panelRows("cost", fmt.Sprintf("%s; approving allows up to %s", formatMicros(esc.CostMicros), approveText(esc)))...)
+	rows = append(rows, pp.panelRows("gain", "expected confidence gain "+gain)...)
+	rows = append(rows, pp.panelRows("budget", pp.budgetLeft(nil))...)
+	return append(rows, pp.panelRows("keys", keys)...)
+}
+
+// panelRows is one field of the Awaiting panel, wrapped to the pane under
+// its value (never cut: every word of WHY and of the cost matters).
+func (pp *proposalPane) panelRows(name, text string) []string {
+	const indent = 10 // "  runs    "
+	lines := strings.Split(ansi.Wrap(text, max(pp.width-indent, 16), " "), "\n")
+	rows := []string{fmt.Sprintf("  %-8s", name) + strings.TrimRight(lines[0], " ")}
+	for _, l := range lines[1:] {
+		rows = append(rows, strings.Repeat(" ", indent)+strings.TrimSpace(l))
+	}
+	return rows
 }
 
 // costRows break the Proposed Execution's money down: what drafting spent,

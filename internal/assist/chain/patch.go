@@ -30,6 +30,9 @@ type PatchResult struct {
 	Context  Context
 	Calls    []Call // one, or two when an error was sent back
 	Failures []string
+	// ModelConfidence is the model's own 0..100 assessment from the answer
+	// whose edits applied (its CONFIDENCE line); nil when it gave none.
+	ModelConfidence *int
 }
 
 const patchSystem = `You write changes to a git repository for PatchGit as search/replace blocks and nothing else that looks like one:
@@ -42,7 +45,9 @@ the lines to put instead
 >>>>>>> REPLACE
 
 To create a new file, leave the SEARCH part empty and put the whole file in the replacement.
-Put each file's path alone on the line before its block. Send every block the change needs.`
+Put each file's path alone on the line before its block. Send every block the change needs.
+End your answer with one line of your own assessment, from 0 to 100, that the change does what was asked:
+CONFIDENCE: <0-100>`
 
 // Patch asks for edits, tries them, and on a malformed or failing answer
 // sends the exact error back once before giving up with ErrEditsFailed.
@@ -62,6 +67,7 @@ func Patch(ctx context.Context, st Stage, in PatchInput) (PatchResult, error) {
 		edits, failure := check(call.Response, in.Try)
 		if failure == nil {
 			res.Edits = edits
+			res.ModelConfidence = ModelConfidence(call.Response.Text)
 			return res, nil
 		}
 		res.Failures = append(res.Failures, failure.Error())
