@@ -260,7 +260,7 @@ func failureText(rev *Revision) string {
 // proposeEscalation pauses a low-confidence draft for the person: the
 // revision stays as recorded (diff, checks, scores) and the proposal waits
 // in Draft with esc on screen. Nothing more is spent until they answer.
-func (c *Core) proposeEscalation(tx *bolt.Tx, emit func(Event), j *Job, p *Proposal, rev *Revision, esc Escalation) error {
+func (c *Core) proposeEscalation(tx *bolt.Tx, emit func(Event), j *Job, p *Proposal, rev *Revision, from budget.Tier, esc Escalation) error {
 	p.Waiting, p.Awaiting, p.Reason, p.Updated = WaitingApproval, &esc, strings.Join(esc.Why, "; "), c.now()
 	if _, err := c.opt.Audit.Append(tx, "proposal.escalation_proposed", "patchgit", p.ID, map[string]string{
 		"revision": fmt.Sprint(rev.N), "confidence": fmt.Sprint(rev.Confidence.Value), "tier": string(esc.Redraft),
@@ -271,13 +271,17 @@ func (c *Core) proposeEscalation(tx *bolt.Tx, emit func(Event), j *Job, p *Propo
 	if err := putProposal(tx, p); err != nil {
 		return err
 	}
-	keep := "Proposed as it is (GO possible)"
+	keep := "becomes Proposed as it is (GO possible)"
 	if !rev.Verified {
-		keep = "in Draft (" + failureText(rev) + ")"
+		keep = "stays in Draft (" + failureText(rev) + ")"
 	}
-	msg := fmt.Sprintf("Proposal %s revision %d scored confidence %d/100, too low to stand on its own. Its diff, checks and scores stay on screen.\n"+
-		"Escalate? a approves: %s, for at most %s (expected confidence gain %+d); d declines: revision %d stays %s.",
-		ShortID(p.ID), rev.N, rev.Confidence.Value, esc.What, budget.Micros(esc.ApproveMicros), *esc.ConfidenceGain, rev.N, keep)
+	why := ""
+	if low := lowestReasons(rev.Confidence, 3); len(low) > 0 {
+		why = ": " + strings.Join(low, "; ")
+	}
+	msg := fmt.Sprintf("Proposal %s revision %d scored confidence %d/100 on the %s tier, too low to stand on its own%s. Its diff, checks and scores stay on screen.\n"+
+		"A stronger model may do better: %s, for at most %s (expected confidence gain %+d). In the proposal pane, a approves; d declines and revision %d %s.",
+		ShortID(p.ID), rev.N, rev.Confidence.Value, from, why, esc.What, budget.Micros(esc.ApproveMicros), *esc.ConfidenceGain, rev.N, keep)
 	if err := c.say(tx, emit, p.ConversationID, p.ID, msg); err != nil {
 		return err
 	}

@@ -46,6 +46,8 @@ type escEnv struct {
 type escOpts struct {
 	stageTier  budget.Tier // both stages; "" base
 	strongTier budget.Tier // the stronger server's tier; "" external
+	// localHourly > 0 meters the sandbox verify as helper time.
+	localHourly budget.Micros
 }
 
 func newEscEnv(t *testing.T, o escOpts, base, strong []providertest.Reply) *escEnv {
@@ -79,6 +81,10 @@ func newEscEnv(t *testing.T, o escOpts, base, strong []providertest.Reply) *escE
 			})
 		prices := budget.DefaultPrices()
 		prices.Models = []budget.TokenPrice{testPrice, largePrice}
+		if o.localHourly > 0 {
+			prices.Local = budget.NewHelperPrice(budget.LocalHelperSize, o.localHourly, 0)
+			opt.MeterSlice = time.Minute
+		}
 		opt.Budget, opt.Prices = e.ledger, prices
 		tiers := map[budget.Tier]core.TierModel{budget.TierBase: {Provider: baseP, Model: testModel}, o.strongTier: {Provider: strongP, Model: largeModel}}
 		stageP, stageModel := baseP, testModel
@@ -223,6 +229,36 @@ func TestEscalationOnAFailedCheckThenApproveRedraftsOnTheExternalTier(t *testing
 	if !slices.Equal(tiers, []string{"base/1", "base/1", "external/2", "external/2"}) {
 		t.Errorf("model.call tiers %v", tiers)
 	}
+	// The projection is what the calls reserve: the approved plan call
+	// reserved exactly the plan's projected bound.
+	var reserved []string
+	for _, r := range e.auditOf(t, p.ID, "budget.reserved") {
+		if r["approved"] == "true" {
+			reserved = append(reserved, r["amount"])
+		}
+	}
+	if len(reserved) != 2 {
+		t.Fatalf("approved reservations %v, want the plan's and the patch's", reserved)
+	}
+	var planAmount int64
+	fmt.Sscan(reserved[0], &planAmount)
+	if projection := esc.Why[len(esc.Why)-2]; !strings.Contains(projection, fmt.Sprintf(") %s, patch 2 calls", budget.Micros(planAmount))) {
+		t.Errorf("the plan call reserved %s; the projection said %q", budget.Micros(planAmount), projection)
+	}
+	msgs, err := e.core.Messages(ctx, cv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chat []string
+	for _, m := range msgs {
+		chat = append(chat, m.Text)
+	}
+	all := strings.Join(chat, "\n")
+	for _, want := range []string{"scored confidence 0/100 on the base tier, too low to stand on its own: -30 check", "Escalation approved by alice", "revision 2 is ready"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("chat lacks %q:\n%s", want, all)
+		}
+	}
 	// A second press of approve changes nothing.
 	if _, err := e.core.DecideSpend(ctx, "alice", p.ID, 1, true); err != nil {
 		t.Errorf("second approve: %v", err)
@@ -314,5 +350,63 @@ func TestEscalationNeverForAPastedChange(t *testing.T) {
 	}
 	if len(e.base.Requests())+len(e.strong.Requests()) != 0 {
 		t.Error("a model was asked about a pasted change")
+	}
+}
+
+// The escalated tier is stored on the revision: an approval given while
+// the daemon's workers are stopped is drafted on that tier after a restart.
+func TestEscalationSurvivesARestart(t *testing.T) {
+	e := newEscEnv(t, escOpts{},
+		[]providertest.Reply{{Text: planGood, Usage: use}, {Text: patchBreaks, Usage: use}},
+		[]providertest.Reply{{Text: planGood, Usage: use}, {Text: patchSure, Usage: use}})
+	p := sendAndSettle(t, e.env, startConversation(t, e.env), readmeRequest)
+	e.waitingEscalation(t, p, budget.TierExternal)
+	e.close()
+	e.paused = true
+	e.open()
+	if _, err := e.core.DecideSpend(ctx, "alice", p.ID, 1, true); err != nil {
+		t.Fatal(err)
+	}
+	e.close()
+	e.paused = false
+	e.open()
+	e.waitJobsIdle()
+	p, _ = e.core.Proposal(ctx, p.ID)
+	if len(p.Revisions) != 2 || p.State != core.StateProposed || p.Current().Tier != budget.TierExternal {
+		t.Fatalf("%d revisions, state %s tier %q reason %q", len(p.Revisions), p.State, p.Current().Tier, p.Reason)
+	}
+	if n := len(e.strong.Requests()); n != 2 {
+		t.Errorf("%d requests to the external tier after the restart, want plan and patch", n)
+	}
+}
+
+// A metered sandbox verify is part of the projection (one meter slice), and
+// the redraft's verify runs under the same approval.
+func TestEscalationProjectsAndApprovesTheMeteredVerify(t *testing.T) {
+	e := newEscEnv(t, escOpts{localHourly: 600_000}, // $0.60/h: a $0.01 first minute
+		[]providertest.Reply{{Text: planGood, Usage: use}, {Text: patchBreaks, Usage: use}},
+		[]providertest.Reply{{Text: planGood, Usage: use}, {Text: patchSure, Usage: use}})
+	p := sendAndSettle(t, e.env, startConversation(t, e.env), readmeRequest)
+	esc := e.waitingEscalation(t, p, budget.TierExternal)
+	if projection := esc.Why[len(esc.Why)-2]; !strings.Contains(projection, "sandbox verify $0.01 (one meter slice of helper time)") {
+		t.Errorf("projection %q lacks the verify", projection)
+	}
+	p, err := e.core.DecideSpend(ctx, "alice", p.ID, 1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitJobsIdle()
+	p, _ = e.core.Proposal(ctx, p.ID)
+	if len(p.Revisions) != 2 || p.State != core.StateProposed {
+		t.Fatalf("%d revisions, state %s reason %q", len(p.Revisions), p.State, p.Reason)
+	}
+	var verify *core.CostLine
+	for i, l := range p.Current().Spent {
+		if l.Stage == "verify" {
+			verify = &p.Current().Spent[i]
+		}
+	}
+	if verify == nil || !strings.Contains(verify.What, "under your approval") || verify.CostMicros <= 0 {
+		t.Errorf("revision 2 spent %+v: the verify runs metered under the approval", p.Current().Spent)
 	}
 }
