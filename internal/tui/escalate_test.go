@@ -81,6 +81,10 @@ func TestEscalationPanelAt100x30(t *testing.T) {
 			t.Errorf("a panel row is cut instead of wrapped: %q", row)
 		}
 	}
+	tm.Send(press("d"))
+	waitScreen(t, tm, "Decline redrafting on the external tier? Revision 2 stays in Draft and nothing is spent. y/n")
+	tm.Send(press("n"))
+	waitScreen(t, tm, "the draft still waits")
 	tm.Send(press("a"))
 	waitScreen(t, tm, "Approve spending up to $0.062156 on revision 2 for redraft this request on the external tier")
 	tm.Send(press("y"))

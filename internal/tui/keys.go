@@ -263,6 +263,13 @@ func (m *model) askSpend(approve bool) {
 		c.prompt = fmt.Sprintf("Approve spending up to %s on revision %d for %s? It runs at once. y/n", approveText(esc), rev, whatRuns(esc))
 	} else {
 		c.prompt = fmt.Sprintf("Decline the spend on revision %d? The proposal stays in Draft and nothing is spent. y/n", rev)
+		if esc.Redraft != "" {
+			keep := "stays in Draft"
+			if cur := p.Current(); cur != nil && cur.Verified {
+				keep = "becomes Proposed as it is"
+			}
+			c.prompt = fmt.Sprintf("Decline redrafting on the %s tier? Revision %d %s and nothing is spent. y/n", clean(string(esc.Redraft)), rev, keep)
+		}
 	}
 	m.confirm = c
 	m.status = status{}
