@@ -48,6 +48,10 @@ type TiersConfig struct {
 type TierConfig struct {
 	Provider string `yaml:"provider"` // a name from providers; empty: tier not configured
 	Model    string `yaml:"model"`
+	// OnHelper (helper tier only, file only): the provider's model server
+	// runs on the helper machine and is reached through an SSH-forwarded
+	// port; see onhelper.go.
+	OnHelper *OnHelperConfig `yaml:"on_helper,omitempty"`
 }
 
 // StageConfig says which tier a stage uses, and optionally another model.
@@ -165,6 +169,9 @@ func (c *Config) validateAssistant() []error {
 			bad(key+".provider", "%q is not in assistant.providers (configured: %s)", t.tier.Provider, a.providerNames())
 		case t.tier.Model == "":
 			bad(key+".model", "is empty; name the model this tier uses")
+		}
+		if t.tier.OnHelper != nil {
+			errs = append(errs, c.validateOnHelper(t.name, t.tier)...) // onhelper.go
 		}
 	}
 	for _, s := range []struct {
