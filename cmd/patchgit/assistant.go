@@ -47,8 +47,9 @@ func assistantParts(cfg config.Config, log *slog.Logger) (*core.Assistant, error
 		if model == "" {
 			model = tier.Model
 		}
-		log.Info("model stage", "stage", key, "tier", sc.Tier, "provider", pc.Name, "kind", pc.Kind, "model", model)
-		return core.ModelStage{Tier: budget.Tier(sc.Tier), Provider: p, Model: model, MaxOutputTokens: sc.MaxOutputTokens}, nil
+		log.Info("model stage", "stage", key, "tier", sc.Tier, "provider", pc.Name, "kind", pc.Kind, "model", model, "on_helper", tier.OnHelper != nil)
+		return core.ModelStage{Tier: budget.Tier(sc.Tier), Provider: p, Model: model, MaxOutputTokens: sc.MaxOutputTokens,
+			OnHelper: onHelperTier(tier.OnHelper)}, nil
 	}
 	plan, err := stage("plan", a.Plan)
 	if err != nil {

@@ -22,4 +22,8 @@ var (
 	// ErrAbandonJob, returned by Options.Fault, leaves the job Running as
 	// if the process had died there (crash tests only).
 	ErrAbandonJob = errors.New("job abandoned")
+	// ErrModelServerNotReady: the helper tier's model server on the helper
+	// machine did not list the stage's model within on_helper.ready_timeout
+	// (helpertier.go).
+	ErrModelServerNotReady = errors.New("the model server on the helper did not become ready")
 )

@@ -51,9 +51,19 @@ type Forward struct {
 	ctx  context.Context
 	stop context.CancelFunc
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	dialErr error // the last failure to reach the port on the helper
+	wg      sync.WaitGroup
+}
+
+// DialErr is why the last connection could not reach the port on the
+// helper (nothing listens there yet, say), or nil: what a client of Addr
+// sees only as a closed connection.
+func (f *Forward) DialErr() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dialErr
 }
 
 // Forward opens a forward to 127.0.0.1:port on the helper. Requests to
@@ -144,6 +154,9 @@ func (f *Forward) serve() {
 			defer f.wg.Done()
 			defer f.untrack(local)
 			remote, err := f.dial(f.ctx)
+			f.mu.Lock()
+			f.dialErr = err
+			f.mu.Unlock()
 			if err != nil {
 				return // the client sees the connection closed: the server is not there (yet)
 			}
