@@ -33,6 +33,10 @@ type helperTierEnv struct {
 // whose host does not resolve, so only the forward can reach a server;
 // port is the on_helper port.
 func newHelperTierEnv(t *testing.T, port int, ready time.Duration) *helperTierEnv {
+	return newHelperTierEnvMem(t, port, ready, 4096)
+}
+
+func newHelperTierEnvMem(t *testing.T, port int, ready time.Duration, memoryMB int) *helperTierEnv {
 	t.Helper()
 	h := &helperTierEnv{do: helpertest.NewDOHarness(t)}
 	p, err := provider.New(provider.Options{Name: "ollama", Kind: provider.KindOpenAI, BaseURL: "http://ollama.invalid:11434/v1",
@@ -45,7 +49,7 @@ func newHelperTierEnv(t *testing.T, port int, ready time.Duration) *helperTierEn
 		t.Fatal(err)
 	}
 	remoteDir := filepath.Join(t.TempDir(), "helper-work")
-	tier := &core.OnHelperTier{Port: port, MemoryMB: 4096, ReadyTimeout: ready}
+	tier := &core.OnHelperTier{Port: port, MemoryMB: memoryMB, ReadyTimeout: ready}
 	h.env = newEnvWith(t, func(e *env, o *core.Options) {
 		a := o.Audit
 		h.ledger = budget.NewLedger(o.DB, budget.Caps{Hour: 5 * budget.Dollar, Day: 10 * budget.Dollar}, nil,
@@ -216,5 +220,93 @@ func waitDestroyed(t *testing.T, h *helperTierEnv) {
 			t.Fatalf("droplets left: %+v; records %+v", h.do.Fake.Alive(), recs)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A tier whose memory only a size outside the allow-list has pauses the
+// draft for approval before anything is created or sent, naming the size
+// and what it can cost.
+func TestHelperTierAboveTheAllowListAwaitsApproval(t *testing.T) {
+	ln, err := helpertest.NewPeerListener()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := providertest.NewOpenAIWith(t, providertest.Config{Listener: ln, Models: []string{helperModel}},
+		providertest.Reply{Text: planGood, Usage: use})
+	h := newHelperTierEnvMem(t, ln.Port(), 5*time.Second, 8192)
+	cv := startConversation(t, h.env)
+	p := sendAndSettle(t, h.env, cv, readmeRequest)
+	if p.State != core.StateDraft || p.Waiting != core.WaitingApproval || p.Awaiting == nil ||
+		!strings.Contains(p.Awaiting.What, "s-4vcpu-8gb") || !strings.Contains(p.Awaiting.What, "plan stage") {
+		t.Fatalf("state %s waiting %q awaiting %+v reason %q", p.State, p.Waiting, p.Awaiting, p.Reason)
+	}
+	if n := h.do.Fake.Count("POST /v2/droplets"); n != 0 {
+		t.Fatalf("%d droplets created while waiting for approval", n)
+	}
+	if n := len(srv.Requests()); n != 0 || len(auditData(t, h.env, "model.call")) != 0 {
+		t.Fatalf("%d requests sent while waiting for approval", n)
+	}
+}
+
+// On the local provider the helper is this machine: the stages dial the
+// model server on 127.0.0.1 directly (its peer is this process), and since
+// the repository's verify runs in the local sandbox, the helper is
+// released before the verify.
+func TestHelperTierOnTheLocalProvider(t *testing.T) {
+	ln, err := helpertest.NewPeerListener()
+	if err != nil {
+		t.Fatal(err)
+	}
+	providertest.NewOpenAIWith(t, providertest.Config{Listener: ln, Models: []string{helperModel}},
+		providertest.Reply{Text: planGood, Usage: use}, providertest.Reply{Text: patchGood, Usage: use})
+	p, err := provider.New(provider.Options{Name: "ollama", Kind: provider.KindOpenAI, BaseURL: "http://ollama.invalid:11434/v1", Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deny, err := chain.NewDeny(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tier := &core.OnHelperTier{Port: ln.Port(), ReadyTimeout: 10 * time.Second}
+	e := newEnvWith(t, func(e *env, o *core.Options) {
+		sb := o.Sandbox
+		withHelpers(t, core.HelperNeed{}, func(e *env) helper.Provider { return &helper.Local{Dir: filepath.Join(e.dir, "helpers")} })(e, o)
+		o.Sandbox = sb // the verify runs here: the repository does not require a helper
+		prices := budget.DefaultPrices()
+		prices.Models = []budget.TokenPrice{{Model: helperModel}}
+		o.Prices = prices
+		o.Assistant = &core.Assistant{Deny: deny, ContextTokens: 8000,
+			Plan:  core.ModelStage{Tier: budget.TierHelper, Provider: p, Model: helperModel, MaxOutputTokens: 500, OnHelper: tier},
+			Patch: core.ModelStage{Tier: budget.TierHelper, Provider: p, Model: helperModel, MaxOutputTokens: 1500, OnHelper: tier}}
+	})
+	cv := startConversation(t, e)
+	prop := sendAndSettle(t, e, cv, readmeRequest)
+	if prop.State != core.StateProposed {
+		t.Fatalf("state %s reason %q", prop.State, prop.Reason)
+	}
+	if peers := ln.Peers(); len(peers) == 0 || slices.ContainsFunc(peers, func(s string) bool { return s != "self" }) {
+		t.Fatalf("peers %v: want this process only", peers)
+	}
+	recs := helperRecords(t, e.db)
+	if len(recs) != 1 || recs[0].Provider != "local" || recs[0].State != helper.StateDestroyed {
+		t.Fatalf("helper records %+v", recs)
+	}
+	// Released before the verify: its destroy is logged before the
+	// proposal turned Proposed.
+	entries, err := e.audit.List(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	destroyed, proposed := -1, -1
+	for i, en := range entries {
+		switch en.Kind {
+		case "helper.destroyed":
+			destroyed = i
+		case "proposal.proposed":
+			proposed = i
+		}
+	}
+	if destroyed < 0 || proposed < 0 || destroyed > proposed {
+		t.Fatalf("helper.destroyed at %d, proposal.proposed at %d: the helper must be released before the local verify", destroyed, proposed)
 	}
 }
