@@ -135,7 +135,7 @@ func TestDigitalOceanRefusesAnImpostorHostKey(t *testing.T) {
 	h.hostKeyFor = func(string) string {
 		other, err := NewHostKey()
 		must(t, err)
-		ud, err := UserData(other, nil)
+		ud, err := UserData(other)
 		must(t, err)
 		return ud
 	}

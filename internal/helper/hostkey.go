@@ -60,9 +60,12 @@ var HelperPackages = []string{"git", "bubblewrap"}
 
 // UserData is the cloud-init user data that installs k as the helper's only
 // host key (cloud-init's ssh_keys module), generates no other, and installs
-// HelperPackages; with ms, also the model server's packages, files and
-// commands (nil: the user data is exactly the plain helper's).
-func UserData(k HostKey, ms *ModelServer) (string, error) {
+// HelperPackages.
+func UserData(k HostKey) (string, error) { return UserDataWith(k, nil) }
+
+// UserDataWith is UserData plus, with ms, the model server's packages,
+// files and commands (nil: exactly the plain helper's).
+func UserDataWith(k HostKey, ms *ModelServer) (string, error) {
 	cfg := cloudConfig{
 		SSHDeleteKeys:  true,
 		SSHGenKeyTypes: []string{},

@@ -67,7 +67,7 @@ func TestLocalHelper(t *testing.T) {
 func TestSSHHostHelper(t *testing.T) {
 	hk, err := NewHostKey()
 	must(t, err)
-	ud, err := UserData(hk, nil)
+	ud, err := UserData(hk)
 	must(t, err)
 	signer := clientKey(t)
 	port := freePort(t)

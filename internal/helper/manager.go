@@ -249,7 +249,7 @@ func (m *Manager) Acquire(ctx context.Context, job string, need Need) (*Helper, 
 	if need.ModelServer {
 		ms = m.opt.ModelServer
 	}
-	userData, err := UserData(hk, ms)
+	userData, err := UserDataWith(hk, ms)
 	if err != nil {
 		return fail(err)
 	}
