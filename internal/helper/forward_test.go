@@ -18,7 +18,7 @@ import (
 	"github.com/patchgit/patchgit/internal/store"
 )
 
-func forwardManager(t *testing.T, p helper.Provider, ms *helper.ModelServer) *helper.Manager {
+func forwardManager(t testing.TB, p helper.Provider, ms *helper.ModelServer) *helper.Manager {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := store.Open(filepath.Join(dir, "patchgit.db"), store.Options{Timeout: 5 * time.Second})
