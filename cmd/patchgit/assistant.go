@@ -55,8 +55,9 @@ func assistantParts(cfg config.Config, log *slog.Logger) (*core.Assistant, error
 		if model == "" {
 			model = tier.Model
 		}
-		log.Info("model stage", "stage", key, "tier", sc.Tier, "provider", pc.Name, "kind", pc.Kind, "model", model)
-		return core.ModelStage{Tier: budget.Tier(sc.Tier), Provider: p, Model: model, MaxOutputTokens: sc.MaxOutputTokens}, nil
+		log.Info("model stage", "stage", key, "tier", sc.Tier, "provider", pc.Name, "kind", pc.Kind, "model", model, "on_helper", tier.OnHelper != nil)
+		return core.ModelStage{Tier: budget.Tier(sc.Tier), Provider: p, Model: model, MaxOutputTokens: sc.MaxOutputTokens,
+			OnHelper: onHelperTier(tier.OnHelper)}, nil
 	}
 	plan, err := stage("plan", a.Plan)
 	if err != nil {
@@ -78,7 +79,7 @@ func assistantParts(cfg config.Config, log *slog.Logger) (*core.Assistant, error
 		if err != nil {
 			return nil, err
 		}
-		tiers[budget.Tier(name)] = core.TierModel{Provider: p, Model: tier.Model}
+		tiers[budget.Tier(name)] = core.TierModel{Provider: p, Model: tier.Model, OnHelper: onHelperTier(tier.OnHelper)}
 		log.Info("model tier", "tier", name, "provider", tier.Provider, "model", tier.Model)
 	}
 	return &core.Assistant{Plan: plan, Patch: patch, Deny: deny, ContextTokens: a.ContextTokens, Tiers: tiers}, nil

@@ -49,6 +49,7 @@ func helperParts(cfg config.Config, db *store.DB, log *audit.Log, g *gitops.Git,
 		Meter: meter, JobSpend: jobSpend,
 		AllowedSizes: cfg.Helper.Sizes,
 		TTL:          cfg.Helper.TTL.Std(), ReadyTimeout: cfg.Helper.ReadyTimeout.Std(),
+		ModelServer: modelServer(cfg), // cloud-init of a helper that serves the helper tier (onhelper.go)
 	})
 	if err != nil {
 		return nil, nil, err

@@ -48,6 +48,10 @@ type TiersConfig struct {
 type TierConfig struct {
 	Provider string `yaml:"provider"` // a name from providers; empty: tier not configured
 	Model    string `yaml:"model"`
+	// OnHelper (helper tier only, file only): the provider's model server
+	// runs on the helper machine and is reached through an SSH-forwarded
+	// port; see onhelper.go.
+	OnHelper *OnHelperConfig `yaml:"on_helper,omitempty"`
 }
 
 // StageConfig says which tier a stage uses, and optionally another model.
@@ -168,6 +172,9 @@ func (c *Config) validateAssistant() []error {
 		case !c.hasModelPrice(t.tier.Model):
 			// An escalation may redraft on any configured tier with its model.
 			bad(key+".model", "model %q has no price; add it to budget.models (input, output and cached per million tokens; $0 for a local model)", t.tier.Model)
+		}
+		if t.tier.OnHelper != nil {
+			errs = append(errs, c.validateOnHelper(t.name, t.tier)...) // onhelper.go
 		}
 	}
 	for _, s := range []struct {

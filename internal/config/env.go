@@ -49,8 +49,8 @@ func walkEnvFields(v reflect.Value, path string, visit func(key string, field re
 			visit(keyPath, field)
 		case field.Kind() == reflect.Struct:
 			walkEnvFields(field, keyPath, visit)
-		case field.Kind() == reflect.Slice || field.Kind() == reflect.Map:
-			// not settable from the environment
+		case field.Kind() == reflect.Slice || field.Kind() == reflect.Map || field.Kind() == reflect.Pointer:
+			// not settable from the environment (an optional section: file only)
 		default:
 			visit(keyPath, field)
 		}

@@ -40,6 +40,7 @@ type Assistant struct {
 type TierModel struct {
 	Provider provider.Provider
 	Model    string
+	OnHelper *OnHelperTier // the tier's model server runs on the helper machine
 }
 
 // ModelStage is the model one stage calls. Its tier decides the cost
@@ -50,6 +51,9 @@ type ModelStage struct {
 	Provider        provider.Provider
 	Model           string
 	MaxOutputTokens int64
+	// OnHelper: the provider's model server runs on the helper machine,
+	// reached through an SSH forward (helpertier.go); nil: called directly.
+	OnHelper *OnHelperTier
 }
 
 // Reservation bound of a model call: the prompt estimate (one token per
@@ -108,6 +112,7 @@ type chainRun struct {
 	paused   *Escalation
 	internal error
 	before   []CostLine // spent by an earlier run of this revision
+	repo     RepoSpec   // sizes a helper the stages acquire (helpertier.go)
 }
 
 // draftWithModel runs Plan and Patch on the base commit's files. A nil
@@ -126,7 +131,7 @@ func (c *Core) draftWithModel(ctx context.Context, j *Job, rev *Revision, repo R
 	}
 	read := cachedReader(ctx, tree)
 	// A run after an approval adds to what the paused run spent.
-	run := &chainRun{c: c, j: j, before: rev.Spent}
+	run := &chainRun{c: c, j: j, before: rev.Spent, repo: repo}
 	var plan chain.PlanResult
 	if kept := rev.ModelPlan; kept != nil {
 		plan = chain.PlanResult{Plan: kept.Plan, Targets: kept.Targets}
@@ -270,7 +275,7 @@ func cachedReader(ctx context.Context, tree *gitops.Tree) chain.ReadFile {
 // is approved, reserved, settled and audited, and streaming shows progress.
 func (r *chainRun) stage(name string, ms ModelStage) chain.Stage {
 	m := &meteredProvider{run: r, stage: name, ms: ms}
-	return chain.Stage{Provider: m, Model: ms.Model, MaxOutputTokens: ms.MaxOutputTokens, OnDelta: m.delta}
+	return chain.Stage{Provider: r.onHelper(m), Model: ms.Model, MaxOutputTokens: ms.MaxOutputTokens, OnDelta: m.delta}
 }
 
 func (r *chainRun) calls() []modelCall {

@@ -103,6 +103,8 @@ type Core struct {
 	stopLoop context.CancelFunc // workers stop taking jobs
 	stopJobs context.CancelFunc // running jobs are interrupted
 	wg       sync.WaitGroup
+
+	held sync.Map // job ID -> *heldHelper: the helper a draft job keeps across stages (helpertier.go)
 }
 
 var _ Service = (*Core)(nil)

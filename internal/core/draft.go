@@ -29,6 +29,7 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 	if err != nil {
 		return &Failure{User: err.Error(), Err: err}
 	}
+	defer c.releaseJobHelper(ctx, j) // a helper the model stages acquired (helpertier.go)
 	var change assist.Change
 	if rev.Source == SourceModel {
 		if c.opt.Assistant == nil {
@@ -53,6 +54,9 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 	if rev.Source == SourceModel {
 		if md, err = c.draftWithModel(ctx, j, rev, repo, base); md == nil {
 			return err // nil: the job is closed (questions, approval, edits failed)
+		}
+		if !c.onHelperMachine(repo) { // the verify runs here: no helper to keep for it
+			c.releaseJobHelper(ctx, j)
 		}
 		change = assist.Change{Kind: assist.KindEdits, Edits: md.edits}
 		if md.offer, err = c.offerEscalation(ctx, rev, md); err != nil {

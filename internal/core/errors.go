@@ -25,6 +25,10 @@ var (
 	// ErrTierGone: a revision is to be drafted on a tier (an approved
 	// escalation) that the config no longer has.
 	ErrTierGone = errors.New("model tier not configured")
+	// ErrModelServerNotReady: the helper tier's model server on the helper
+	// machine did not list the stage's model within on_helper.ready_timeout
+	// (helpertier.go).
+	ErrModelServerNotReady = errors.New("the model server on the helper did not become ready")
 )
 
 // errProjectionOnly answers a stage run only to see what it would send

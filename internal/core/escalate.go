@@ -57,7 +57,7 @@ func (a *Assistant) stages(rev *Revision) (ModelStage, ModelStage, error) {
 			rev.N, ErrTierGone, rev.Tier, rev.Tier)
 	}
 	on := func(s ModelStage) ModelStage {
-		return ModelStage{Tier: rev.Tier, Provider: tm.Provider, Model: tm.Model, MaxOutputTokens: s.MaxOutputTokens}
+		return ModelStage{Tier: rev.Tier, Provider: tm.Provider, Model: tm.Model, MaxOutputTokens: s.MaxOutputTokens, OnHelper: tm.OnHelper}
 	}
 	return on(a.Plan), on(a.Patch), nil
 }

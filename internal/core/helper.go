@@ -71,6 +71,10 @@ func (c *Core) verifyOnHelper(ctx context.Context, j *Job, repo RepoSpec, req sa
 		return sandbox.Result{}, err
 	}
 	defer prep.Close()
+	if h := c.jobHelper(j.ID); h != nil { // the model stages' helper, kept for this verify; released with the job
+		c.progress(j, "running the checks on helper "+h.Record().Name)
+		return prep.Run(ctx, h)
+	}
 	c.progress(j, "starting a helper machine ("+c.opt.Helpers.Provider()+")")
 	h, err := c.opt.Helpers.Acquire(ctx, j.ID, helper.Need{MemoryMB: repo.Helper.MemoryMB, VCPUs: repo.Helper.VCPUs})
 	if err != nil {

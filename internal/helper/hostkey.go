@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -48,6 +49,8 @@ type cloudConfig struct {
 	SSHKeys        map[string]string `yaml:"ssh_keys"`
 	PackageUpdate  bool              `yaml:"package_update,omitempty"`
 	Packages       []string          `yaml:"packages,omitempty"`
+	WriteFiles     []CloudFile       `yaml:"write_files,omitempty"`
+	RunCmd         []string          `yaml:"runcmd,omitempty"`
 }
 
 // HelperPackages are what cloud-init installs on a new helper: git for
@@ -58,7 +61,11 @@ var HelperPackages = []string{"git", "bubblewrap"}
 // UserData is the cloud-init user data that installs k as the helper's only
 // host key (cloud-init's ssh_keys module), generates no other, and installs
 // HelperPackages.
-func UserData(k HostKey) (string, error) {
+func UserData(k HostKey) (string, error) { return UserDataWith(k, nil) }
+
+// UserDataWith is UserData plus, with ms, the model server's packages,
+// files and commands (nil: exactly the plain helper's).
+func UserDataWith(k HostKey, ms *ModelServer) (string, error) {
 	cfg := cloudConfig{
 		SSHDeleteKeys:  true,
 		SSHGenKeyTypes: []string{},
@@ -68,6 +75,10 @@ func UserData(k HostKey) (string, error) {
 		},
 		PackageUpdate: true,
 		Packages:      HelperPackages,
+	}
+	if ms != nil {
+		cfg.Packages = append(slices.Clone(cfg.Packages), ms.Packages...)
+		cfg.WriteFiles, cfg.RunCmd = ms.WriteFiles, ms.RunCmd
 	}
 	out, err := yaml.Marshal(cfg)
 	if err != nil {

@@ -49,6 +49,11 @@ type Options struct {
 	// second helper is allowed, and metered against the approval). nil:
 	// nothing is approved.
 	JobSpend func(job string) (proposal string, approved bool)
+	// ModelServer is what cloud-init installs on a helper acquired with
+	// Need.ModelServer (the helper model tier: docs/helper.md "Local
+	// inference"); nil: nothing (the image brings its server, or the
+	// provider is not digitalocean).
+	ModelServer *ModelServer
 }
 
 // Manager owns the one helper slot.
@@ -240,7 +245,11 @@ func (m *Manager) Acquire(ctx context.Context, job string, need Need) (*Helper, 
 	if err := m.opt.Meter.Start(ctx, h.charge(time.Time{})); err != nil {
 		return fail(fmt.Errorf("start metering: %w", err))
 	}
-	userData, err := UserData(hk)
+	var ms *ModelServer // a model server only for a helper that serves inference
+	if need.ModelServer {
+		ms = m.opt.ModelServer
+	}
+	userData, err := UserDataWith(hk, ms)
 	if err != nil {
 		return fail(err)
 	}

@@ -14,6 +14,9 @@ var DefaultAllowedSizes = []string{"s-1vcpu-2gb", "s-2vcpu-2gb", "s-2vcpu-4gb"}
 type Need struct {
 	MemoryMB int
 	VCPUs    int
+	// ModelServer: the helper serves model inference (the helper tier), so
+	// a new machine's cloud-init installs Options.ModelServer.
+	ModelServer bool
 }
 
 // ChooseSize picks the cheapest allowed size (then the smallest memory)

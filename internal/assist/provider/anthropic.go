@@ -14,6 +14,7 @@ import (
 type anthropicProvider struct {
 	name string
 	key  string
+	opts Options // as built, for Via
 	msgs anthropic.MessageService
 }
 
@@ -32,7 +33,7 @@ func newAnthropic(o Options, key string) *anthropicProvider {
 		opts = append(opts, option.WithBaseURL(o.BaseURL))
 	}
 	c := anthropic.NewClient(opts...)
-	return &anthropicProvider{name: o.Name, key: key, msgs: c.Messages}
+	return &anthropicProvider{name: o.Name, key: key, opts: o, msgs: c.Messages}
 }
 
 func (p *anthropicProvider) Name() string { return p.name }

@@ -15,6 +15,7 @@ import (
 type openAIProvider struct {
 	name string
 	key  string
+	opts Options // as built, for Via
 	chat openai.ChatCompletionService
 }
 
@@ -32,7 +33,8 @@ func newOpenAI(o Options, key string) *openAIProvider {
 	if key != "" {
 		opts = append(opts, option.WithAPIKey(key))
 	}
-	return &openAIProvider{name: o.Name, key: key, chat: openai.NewChatCompletionService(opts...)}
+	o.BaseURL = base
+	return &openAIProvider{name: o.Name, key: key, opts: o, chat: openai.NewChatCompletionService(opts...)}
 }
 
 func (p *openAIProvider) Name() string { return p.name }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -85,10 +86,30 @@ func (s *Server) next(r *http.Request) (Reply, map[string]any, error) {
 	return reply, body, nil
 }
 
+// Config says where a server listens and what it lists.
+type Config struct {
+	// Listener: nil listens on 127.0.0.1:0. A test hands its own to see
+	// who connects (a model server on a helper reached through a forward).
+	Listener net.Listener
+	// Models are what GET /v1/models lists (OpenAI's list-models answer).
+	Models []string
+}
+
 func start(t testing.TB, handler func(s *Server, w http.ResponseWriter, r *http.Request, reply Reply, body map[string]any), path string, suffix string, replies []Reply) *Server {
+	return startWith(t, Config{}, handler, path, suffix, replies)
+}
+
+func startWith(t testing.TB, cfg Config, handler func(s *Server, w http.ResponseWriter, r *http.Request, reply Reply, body map[string]any), path string, suffix string, replies []Reply) *Server {
 	t.Helper()
 	s := &Server{replies: replies}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, r *http.Request) {
+		data := []any{}
+		for _, m := range cfg.Models {
+			data = append(data, map[string]any{"id": m, "object": "model", "created": 0, "owned_by": "providertest"})
+		}
+		writeJSON(w, 200, map[string]any{"object": "list", "data": data})
+	})
 	mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
 		reply, body, err := s.next(r)
 		if err != nil {
@@ -107,7 +128,12 @@ func start(t testing.TB, handler func(s *Server, w http.ResponseWriter, r *http.
 		}
 		handler(s, w, r, reply, body)
 	})
-	ts := httptest.NewServer(mux)
+	ts := httptest.NewUnstartedServer(mux)
+	if cfg.Listener != nil {
+		ts.Listener.Close()
+		ts.Listener = cfg.Listener
+	}
+	ts.Start()
 	t.Cleanup(ts.Close)
 	s.URL = ts.URL + suffix
 	return s
@@ -189,6 +215,12 @@ func serveOpenAI(s *Server, w http.ResponseWriter, r *http.Request, reply Reply,
 			"model": model, "choices": []any{}, "usage": usage})
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
+}
+
+// NewOpenAIWith starts a chat completions server as NewOpenAI does, on
+// cfg's listener, listing cfg's models.
+func NewOpenAIWith(t testing.TB, cfg Config, replies ...Reply) *Server {
+	return startWith(t, cfg, serveOpenAI, "/v1/chat/completions", "/v1", replies)
 }
 
 // NewAnthropic starts a Messages server at <URL>/v1/messages.
