@@ -17,7 +17,11 @@ type HelperConfig struct {
 	Provider         string   `yaml:"provider"`           // local (default), digitalocean, ssh
 	TTL              Duration `yaml:"ttl"`                // a helper older than this is destroyed
 	ReadyTimeout     Duration `yaml:"ready_timeout"`      // bound on "active and reachable over SSH"
-	LocalPriceHourly Price    `yaml:"local_price_hourly"` // the local provider's metered rate per hour
+	// LocalPriceHourly is refused: budget.local_helper_hourly prices this
+	// machine, for the local sandbox and the local provider alike. It stays
+	// a field so that an old config gets an error naming the replacement
+	// instead of "unknown key".
+	LocalPriceHourly Price `yaml:"local_price_hourly"`
 	// Sizes is the allow-list (file only); default s-1vcpu-2gb, s-2vcpu-2gb,
 	// s-2vcpu-4gb for digitalocean.
 	Sizes        []string           `yaml:"sizes,omitempty"`
@@ -74,6 +78,10 @@ func (c *Config) validateHelper() []error {
 	}
 	if h.ReadyTimeout <= 0 {
 		bad("helper.ready_timeout", "must be greater than zero, e.g. 10m")
+	}
+	if h.LocalPriceHourly != 0 {
+		bad("helper.local_price_hourly", "was replaced by budget.local_helper_hourly, the one price of this machine "+
+			"(the local sandbox and the local helper provider run on it): move the value there, e.g. budget.local_helper_hourly: %s", h.LocalPriceHourly.Micros())
 	}
 	for i, s := range h.Sizes {
 		if !doSlug.MatchString(s) {

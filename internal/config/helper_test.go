@@ -43,20 +43,38 @@ func TestHelperConfigValidation(t *testing.T) {
 // Helper prices are money: the format users wrote as floats still loads
 // (more decimals than the micro-dollar round up), and a bad one says so.
 func TestHelperPricesAreMoney(t *testing.T) {
-	cfg, err := Load(writeConfig(t, "helper:\n  local_price_hourly: 0.05\n  ssh:\n    price_hourly: 0.0089286\n"), true, []string{"HOME=/h"})
+	cfg, err := Load(writeConfig(t, "budget:\n  local_helper_hourly: 0.05\nhelper:\n  ssh:\n    price_hourly: 0.0089286\n"), true, []string{"HOME=/h"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Helper.LocalPriceHourly.Micros() != 50_000 || cfg.Helper.SSH.PriceHourly.Micros() != 8_929 {
-		t.Fatalf("prices %d and %d, want 50000 and 8929 micro-dollars", cfg.Helper.LocalPriceHourly, cfg.Helper.SSH.PriceHourly)
+	if cfg.Budget.LocalHelperHourly.Micros() != 50_000 || cfg.Helper.SSH.PriceHourly.Micros() != 8_929 {
+		t.Fatalf("prices %d and %d, want 50000 and 8929 micro-dollars", cfg.Budget.LocalHelperHourly, cfg.Helper.SSH.PriceHourly)
 	}
-	cfg, err = Load("", false, []string{"HOME=/h", "PATCHGIT_HELPER_LOCAL_PRICE_HOURLY=$0.02"})
-	if err != nil || cfg.Helper.LocalPriceHourly != 20_000 {
-		t.Fatalf("from the environment: %v %d", err, cfg.Helper.LocalPriceHourly)
+	cfg, err = Load("", false, []string{"HOME=/h", "PATCHGIT_BUDGET_LOCAL_HELPER_HOURLY=$0.02"})
+	if err != nil || cfg.Budget.LocalHelperHourly != 20_000 {
+		t.Fatalf("from the environment: %v %d", err, cfg.Budget.LocalHelperHourly)
 	}
-	_, err = Load(writeConfig(t, "helper:\n  local_price_hourly: -0.05\n"), true, []string{"HOME=/h"})
+	_, err = Load(writeConfig(t, "helper:\n  ssh:\n    price_hourly: -0.05\n"), true, []string{"HOME=/h"})
 	if err == nil || !strings.Contains(err.Error(), `"-0.05" is not a price in dollars like $0.05`) {
 		t.Fatalf("a negative price: %v", err)
+	}
+}
+
+// budget.local_helper_hourly is the one price of this machine: the old
+// helper.local_price_hourly, from the file or the environment, is refused
+// with the key to use and the value to move there.
+func TestLocalPriceHourlyIsReplaced(t *testing.T) {
+	want := "helper.local_price_hourly: was replaced by budget.local_helper_hourly"
+	_, err := Load(writeConfig(t, "helper:\n  local_price_hourly: 0.05\n"), true, []string{"HOME=/h"})
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "budget.local_helper_hourly: $0.05") {
+		t.Fatalf("the old key in the file: %v", err)
+	}
+	_, err = Load("", false, []string{"HOME=/h", "PATCHGIT_HELPER_LOCAL_PRICE_HOURLY=$0.02"})
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("the old key in the environment: %v", err)
+	}
+	if _, err := Load(writeConfig(t, "helper:\n  local_price_hourly: 0\n"), true, []string{"HOME=/h"}); err != nil {
+		t.Fatalf("a zero price changes nothing and still loads: %v", err)
 	}
 }
 
