@@ -14,9 +14,9 @@ import (
 // HelperConfig is the helper machine that heavy work runs on: at most one at
 // a time. docs/helper.md explains each value.
 type HelperConfig struct {
-	Provider         string   `yaml:"provider"`           // local (default), digitalocean, ssh
-	TTL              Duration `yaml:"ttl"`                // a helper older than this is destroyed
-	ReadyTimeout     Duration `yaml:"ready_timeout"`      // bound on "active and reachable over SSH"
+	Provider     string   `yaml:"provider"`      // local (default), digitalocean, ssh
+	TTL          Duration `yaml:"ttl"`           // a helper older than this is destroyed
+	ReadyTimeout Duration `yaml:"ready_timeout"` // bound on "active and reachable over SSH"
 	// LocalPriceHourly is refused: budget.local_helper_hourly prices this
 	// machine, for the local sandbox and the local provider alike. It stays
 	// a field so that an old config gets an error naming the replacement
