@@ -74,7 +74,8 @@ func helperProvider(cfg config.Config) (helper.Provider, error) {
 			return nil, err
 		}
 		return helper.NewDigitalOcean(helper.DigitalOceanConfig{Client: client, Region: h.DigitalOcean.Region,
-			Image: h.DigitalOcean.Image, SSHPort: h.DigitalOcean.SSHPort, Signer: signer})
+			Image: h.DigitalOcean.Image, SSHPort: h.DigitalOcean.SSHPort, SSHUser: h.DigitalOcean.SSHUser,
+			RemoteDir: h.DigitalOcean.WorkDir, Signer: signer})
 	case "ssh":
 		signer, err := helperKey(dataPath(cfg, helperKeyFile))
 		if err != nil {

@@ -22,9 +22,13 @@ func TestHelperConfigValidation(t *testing.T) {
 	c.DataDir = "/srv/pg"
 	c.Helper.Provider = "ssh"
 	c.Helper.DigitalOcean.APIURL = "http://api.example.com"
+	c.Helper.DigitalOcean.SSHUser = "root; rm"
+	c.Helper.DigitalOcean.WorkDir = "var/lib/x"
 	err = c.Validate()
 	for _, want := range []string{"helper.ssh.host: is empty", "helper.ssh.host_key: is not a public key line",
-		`helper.digitalocean.api_url: "http://api.example.com" must be https://`} {
+		`helper.digitalocean.api_url: "http://api.example.com" must be https://`,
+		`helper.digitalocean.ssh_user: "root; rm" is not a user name`,
+		`helper.digitalocean.work_dir: "var/lib/x" is not a clean absolute directory`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}
@@ -37,6 +41,25 @@ func TestHelperConfigValidation(t *testing.T) {
 	}
 	if got := c.DigitalOceanTokenFile(); got != "/srv/pg/digitalocean.token" {
 		t.Fatalf("token file %s", got)
+	}
+}
+
+// The droplet's login and work directory: defaults as DigitalOcean's
+// images need them; another directory loads, a path with .. or spaces not.
+func TestDigitalOceanWorkDir(t *testing.T) {
+	c := Default()
+	if c.Helper.DigitalOcean.WorkDir != "/var/lib/patchgit-helper" || c.Helper.DigitalOcean.SSHUser != "root" {
+		t.Fatalf("defaults: %+v", c.Helper.DigitalOcean)
+	}
+	cfg, err := Load(writeConfig(t, "helper:\n  digitalocean:\n    ssh_user: ci\n    work_dir: /home/ci/patchgit-helper\n"), true, []string{"HOME=/h"})
+	if err != nil || cfg.Helper.DigitalOcean.WorkDir != "/home/ci/patchgit-helper" || cfg.Helper.DigitalOcean.SSHUser != "ci" {
+		t.Fatalf("from the file: %v %+v", err, cfg.Helper.DigitalOcean)
+	}
+	for _, bad := range []string{"/srv/../etc", "/srv/my helper", "/", "/srv/x/"} {
+		_, err := Load("", false, []string{"HOME=/h", "PATCHGIT_HELPER_DIGITALOCEAN_WORK_DIR=" + bad})
+		if err == nil || !strings.Contains(err.Error(), "helper.digitalocean.work_dir") {
+			t.Errorf("work_dir %q: %v", bad, err)
+		}
 	}
 }
 

@@ -10,9 +10,12 @@ package helpertest
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,11 +79,37 @@ type fault struct {
 	status, count  int
 }
 
-func NewFakeDO(t testing.TB) *FakeDO {
+// NewFakeDO serves the fake API over plain HTTP on loopback (for clients
+// in the test process).
+func NewFakeDO(t testing.TB) *FakeDO { return newFakeDO(t, false) }
+
+// NewFakeDOTLS serves it over HTTPS, as the real API is, for a daemon in
+// another process: hand it CAFile through SSL_CERT_FILE.
+func NewFakeDOTLS(t testing.TB) *FakeDO { return newFakeDO(t, true) }
+
+func newFakeDO(t testing.TB, tls bool) *FakeDO {
 	f := &FakeDO{t: t, Token: "dop_v1_test-token", nextID: 1000, droplets: map[int]*Droplet{}, newReads: 2}
-	f.Srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	if tls {
+		f.Srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
+	} else {
+		f.Srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	}
 	t.Cleanup(f.Srv.Close)
 	return f
+}
+
+// CAFile writes the TLS server's certificate (its own CA) as PEM and
+// returns the file's path: SSL_CERT_FILE for a Go process on Linux.
+func (f *FakeDO) CAFile() string {
+	if f.Srv.TLS == nil {
+		f.t.Fatal("CAFile: the fake API serves plain HTTP (use NewFakeDOTLS)")
+	}
+	path := filepath.Join(f.t.TempDir(), "fake-do-ca.pem")
+	raw := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.Srv.Certificate().Raw})
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+	return path
 }
 
 // Fail answers the next count requests matching method and path prefix

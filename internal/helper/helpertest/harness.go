@@ -27,9 +27,14 @@ type DOHarness struct {
 	sshds map[int]*SSHD
 }
 
-// NewDOHarness starts the fake API; droplets boot on demand.
-func NewDOHarness(t testing.TB) *DOHarness {
-	h := &DOHarness{t: t, Fake: NewFakeDO(t), dir: t.TempDir(), Signer: ClientKey(t), Port: FreePort(t), sshds: map[int]*SSHD{}}
+// NewDOHarness starts the fake API (plain HTTP); droplets boot on demand.
+func NewDOHarness(t testing.TB) *DOHarness { return newDOHarness(t, NewFakeDO(t)) }
+
+// NewDOHarnessTLS is the same over HTTPS (Fake.CAFile for the client).
+func NewDOHarnessTLS(t testing.TB) *DOHarness { return newDOHarness(t, NewFakeDOTLS(t)) }
+
+func newDOHarness(t testing.TB, fake *FakeDO) *DOHarness {
+	h := &DOHarness{t: t, Fake: fake, dir: t.TempDir(), Signer: ClientKey(t), Port: FreePort(t), sshds: map[int]*SSHD{}}
 	h.Fake.OnActive = func(d *Droplet) string {
 		var authorized string
 		for _, k := range h.Fake.keys {
