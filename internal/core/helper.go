@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -83,10 +84,54 @@ func (c *Core) verifyOnHelper(ctx context.Context, j *Job, repo RepoSpec, req sa
 		defer cancel()
 		if err := h.Release(rctx); err != nil {
 			c.log.Error("release helper; the reconcile loop will destroy it", "job", j.ID, "helper", h.Record().Name, "err", err)
+			return
 		}
+		c.recordHelperSpent(j, h.Record().Name)
 	}()
 	c.progress(j, "running the checks on helper "+h.Record().Name)
 	return prep.Run(ctx, h)
+}
+
+// recordHelperSpent puts what a priced helper machine cost on the draft's
+// revision once it is destroyed (the manager metered it in the budget), so
+// the person sees it beside the other costs, also when the budget stopped it.
+func (c *Core) recordHelperSpent(j *Job, name string) {
+	if j.Kind != JobDraft {
+		return
+	}
+	recs, err := helper.Records(c.opt.DB, true)
+	if err != nil {
+		c.log.Error("read helper records", "job", j.ID, "err", err)
+		return
+	}
+	for _, r := range recs {
+		if r.Name != name || r.Cost() == 0 {
+			continue
+		}
+		what := fmt.Sprintf("the checks on helper %s (%s at %s/h, %s)", r.Name, r.Size, r.PriceHourly,
+			r.DestroyedAt.Sub(r.StartedAt).Round(time.Second))
+		if strings.HasPrefix(r.Reason, "budget stop: ") {
+			what += ", stopped by the budget"
+		}
+		c.recordSpent(j, CostLine{Stage: "verify", What: what, Category: CostHelper, CostMicros: int64(r.Cost())})
+	}
+}
+
+// helperStopped finds the budget's stop of a helper machine in err: its
+// words say which cap, that nothing was pushed, and what to do.
+func helperStopped(err error) (*helper.StoppedError, bool) {
+	var se *helper.StoppedError
+	ok := errors.As(err, &se)
+	return se, ok
+}
+
+// helperStopEscalation is the approval a draft whose helper the budget
+// stopped waits for: the stop's own words as the reason (not the error
+// chain around them), the refused slice as the cost.
+func (c *Core) helperStopEscalation(what string, st *helper.StoppedError) Escalation {
+	esc := c.helperRefusal(what, st.Err)
+	esc.Why = []string{st.Msg}
+	return esc
 }
 
 // helperEscalation is what to ask when the helper policy needs approval

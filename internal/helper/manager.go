@@ -132,6 +132,9 @@ type Helper struct {
 	// *StoppedError when the budget stopped it).
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	// destroying is held by one destroy until it is confirmed, so that a
+	// Release racing the budget's stop returns once the machine is gone.
+	destroying sync.Mutex
 }
 
 // Context ends when the helper is destroyed (released, TTL, reconcile, or
@@ -409,6 +412,8 @@ func (h *Helper) expire() {
 // destroy stops a live helper: no more use, then the record's destroy.
 func (h *Helper) destroy(ctx context.Context, reason string) error {
 	h.cancel(fmt.Errorf("%w: %s", ErrReleased, reason)) // a cause set before (the budget's) wins
+	h.destroying.Lock()
+	defer h.destroying.Unlock()
 	h.mu.Lock()
 	h.gone = true
 	if h.rec.Reason == "" {

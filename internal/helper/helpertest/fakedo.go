@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -43,6 +44,7 @@ type FakeDO struct {
 	created  int
 	// newReads is how many reads a droplet stays "new".
 	newReads int
+	sizes    []map[string]any // this fake's catalog (SetHourlyPrice)
 	// OnActive plays cloud-init: it gets the user data and returns the
 	// address the droplet answers SSH on.
 	OnActive func(d *Droplet) string
@@ -89,6 +91,9 @@ func NewFakeDOTLS(t testing.TB) *FakeDO { return newFakeDO(t, true) }
 
 func newFakeDO(t testing.TB, tls bool) *FakeDO {
 	f := &FakeDO{t: t, Token: "dop_v1_test-token", nextID: 1000, droplets: map[int]*Droplet{}, newReads: 2}
+	for _, s := range fakeSizes {
+		f.sizes = append(f.sizes, maps.Clone(s))
+	}
 	if tls {
 		f.Srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
 	} else {
@@ -110,6 +115,16 @@ func (f *FakeDO) CAFile() string {
 		f.t.Fatal(err)
 	}
 	return path
+}
+
+// SetHourlyPrice prices every size of the catalog at hourly dollars (a
+// pricey catalog brings a cap within seconds).
+func (f *FakeDO) SetHourlyPrice(hourly float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.sizes {
+		s["price_hourly"] = hourly
+	}
 }
 
 // Fail answers the next count requests matching method and path prefix
@@ -186,7 +201,7 @@ func (f *FakeDO) serve(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/v2/")
 	switch {
 	case r.Method == "GET" && path == "sizes":
-		f.writeJSON(w, 200, map[string]any{"sizes": fakeSizes, "links": map[string]any{}, "meta": map[string]any{"total": len(fakeSizes)}})
+		f.writeJSON(w, 200, map[string]any{"sizes": f.sizes, "links": map[string]any{}, "meta": map[string]any{"total": len(f.sizes)}})
 	case r.Method == "GET" && strings.HasPrefix(path, "account/keys/"):
 		fp := strings.TrimPrefix(path, "account/keys/")
 		for _, k := range f.keys {
