@@ -131,7 +131,9 @@ func TestHelperCapStopDuringReverifyReturnsToDraft(t *testing.T) {
 	if _, err := e.core.Go(ctx, "alice", p.ID, p.Current().N); err != nil {
 		t.Fatal(err)
 	}
-	p = e.waitProposal(p.ID, func(p core.Proposal) bool { return p.State == core.StateDraft || p.State == core.StateFailed || p.State == core.StatePublished })
+	p = e.waitProposal(p.ID, func(p core.Proposal) bool {
+		return p.State == core.StateDraft || p.State == core.StateFailed || p.State == core.StatePublished
+	})
 	want := capStop + "; then send the change again to make a new revision"
 	if p.State != core.StateDraft || p.Reason != want {
 		t.Fatalf("state %s reason %q: want Draft with %q", p.State, p.Reason, want)
