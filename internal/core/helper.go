@@ -17,8 +17,10 @@ import (
 type HelperPool interface {
 	// Provider is the helper provider's name: local, digitalocean or ssh.
 	Provider() string
-	// Acquire returns a helper for job once it is reachable; a second
-	// helper or a size outside the allow-list is a *helper.ApprovalError.
+	// Acquire returns a helper for job once it is reachable, waiting for
+	// the slot while another job's helper holds it (unless the job's
+	// spend is approved); a size outside the allow-list is a
+	// *helper.ApprovalError.
 	Acquire(ctx context.Context, job string, need helper.Need) (*helper.Helper, error)
 }
 
@@ -73,7 +75,12 @@ func (c *Core) verifyOnHelper(ctx context.Context, j *Job, repo RepoSpec, req sa
 	}
 	defer prep.Close()
 	c.progress(j, "starting a helper machine ("+c.opt.Helpers.Provider()+")")
-	h, err := c.opt.Helpers.Acquire(ctx, j.ID, helper.Need{MemoryMB: repo.Helper.MemoryMB, VCPUs: repo.Helper.VCPUs})
+	// With jobs.concurrency above 1, a job whose helper slot is taken
+	// waits for it (bounded by ctx) and says so.
+	actx := helper.WithWaitNotice(ctx, func(holder helper.Record) {
+		c.progress(j, fmt.Sprintf("waiting for the helper slot (helper %s runs for job %s)", holder.Name, holder.Job))
+	})
+	h, err := c.opt.Helpers.Acquire(actx, j.ID, helper.Need{MemoryMB: repo.Helper.MemoryMB, VCPUs: repo.Helper.VCPUs})
 	if err != nil {
 		return sandbox.Result{}, err
 	}

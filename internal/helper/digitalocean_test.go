@@ -72,13 +72,14 @@ func TestDigitalOceanLifecycle(t *testing.T) {
 		t.Fatalf("a failing command gave %v, want its stderr in the error", err)
 	}
 
-	_, err = m.Acquire(ctx, "job-43", Need{MemoryMB: 1024, VCPUs: 1})
-	var ae *ApprovalError
-	if !errors.As(err, &ae) || !errors.Is(err, ErrApprovalNeeded) || !strings.Contains(err.Error(), "already running for job job-42") {
-		t.Fatalf("second helper: %v, want an approval decision naming job-42", err)
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err = m.Acquire(wctx, "job-43", Need{MemoryMB: 1024, VCPUs: 1})
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "wait for the helper slot (helper "+hp.Record().Name+" runs for job job-42") {
+		t.Fatalf("second helper: %v, want a wait for the slot held for job-42, ended by its context", err)
 	}
 	if h.fake.created != 1 {
-		t.Fatal("the refused second helper created a droplet")
+		t.Fatal("the waiting second helper created a droplet")
 	}
 
 	h.fake.fail("DELETE", "/v2/droplets/", 429, 1)

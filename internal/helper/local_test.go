@@ -39,9 +39,11 @@ func TestLocalHelper(t *testing.T) {
 	if err == nil || time.Since(start) > 10*time.Second {
 		t.Fatalf("a command past its deadline: %v after %s", err, time.Since(start))
 	}
-	if _, err := m.Acquire(ctx, "job-2", Need{}); !errors.Is(err, ErrApprovalNeeded) {
-		t.Fatalf("second local helper: %v", err)
+	wctx, wcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	if _, err := m.Acquire(wctx, "job-2", Need{}); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "wait for the helper slot") {
+		t.Fatalf("second local helper: %v, want a wait for the slot", err)
 	}
+	wcancel()
 	must(t, h.Release(ctx))
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("work dir left after release: %v", err)

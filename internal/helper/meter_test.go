@@ -136,35 +136,60 @@ func TestBudgetMeterRefusedStartCreatesNothingUnlessApproved(t *testing.T) {
 	}
 }
 
-// A second helper while one runs needs approval; approved, it runs beside
-// the first (which keeps the slot), and an unapproved third still waits
-// for both to be gone.
-func TestApprovedSecondHelper(t *testing.T) {
+// A second helper while one runs is not asked for: the job waits for the
+// slot (told once, with the holder), and gets it when the first is gone.
+// With the job's spend approved it runs beside the first (which keeps the
+// slot), and an unapproved third waits for both to be gone.
+func TestSecondHelperWaitsForTheSlotUnlessApproved(t *testing.T) {
 	db, log := openStore(t, t.TempDir())
 	defer db.Close()
 	approved := map[string]bool{"job-2": true}
 	m, err := NewManager(db, &Local{Dir: t.TempDir(), PriceHourly: pricey}, Options{Instance: "test", Audit: log,
-		TTL: time.Hour, Poll: 20 * time.Millisecond, Logger: testLogger(t),
+		TTL: time.Hour, Poll: time.Minute, Logger: testLogger(t), // only the freed slot wakes a waiter here
 		JobSpend: func(job string) (string, bool) { return "p-" + job, approved[job] }})
 	must(t, err)
 	ctx := context.Background()
 	h1, err := m.Acquire(ctx, "job-1", Need{})
 	must(t, err)
-	_, err = m.Acquire(ctx, "job-3", Need{})
-	var ae *ApprovalError
-	if !errors.As(err, &ae) || ae.PriceHourly != pricey || ae.Cost != pricey || !strings.Contains(err.Error(), "a second helper needs approval") {
-		t.Fatalf("unapproved second helper: %v, want an approval decision costing at most $36 (1 h TTL)", err)
+
+	type result struct {
+		h   *Helper
+		err error
 	}
-	h2, err := m.Acquire(ctx, "job-2", Need{})
+	waiters := make(chan Record, 4)
+	acquire := func(job string) chan result {
+		got := make(chan result, 1)
+		wctx := WithWaitNotice(ctx, func(holder Record) { waiters <- holder })
+		go func() { h, err := m.Acquire(wctx, job, Need{}); got <- result{h, err} }()
+		return got
+	}
+	third := acquire("job-3")
+	if holder := <-waiters; holder.Job != "job-1" {
+		t.Fatalf("job-3 was told it waits for %+v, want job-1's helper", holder)
+	}
+	h2, err := m.Acquire(ctx, "job-2", Need{}) // approved: beside the first, at once
 	must(t, err)
 	must(t, h1.Release(ctx))
-	if _, err := m.Acquire(ctx, "job-3", Need{}); !errors.Is(err, ErrApprovalNeeded) {
-		t.Fatalf("a third helper while the approved second runs: %v, want approval needed", err)
+	select {
+	case r := <-third:
+		t.Fatalf("job-3 got a helper while the approved second still runs: %+v %v", r.h, r.err)
+	case <-time.After(200 * time.Millisecond):
 	}
 	must(t, h2.Release(ctx))
-	h3, err := m.Acquire(ctx, "job-3", Need{})
-	must(t, err)
-	must(t, h3.Release(ctx))
+	var r result
+	select {
+	case r = <-third:
+	case <-time.After(10 * time.Second):
+		t.Fatal("job-3 still waits after both helpers are gone")
+	}
+	must(t, r.err)
+	if r.h.Record().Job != "job-3" {
+		t.Fatalf("job-3 got %+v", r.h.Record())
+	}
+	must(t, r.h.Release(ctx))
+	if recs, _ := Records(db, false); len(recs) != 0 {
+		t.Fatalf("open records left: %+v", recs)
+	}
 }
 
 // The cap test: a helper whose metered cost reaches the hourly cap after a
