@@ -4,8 +4,8 @@
 // OpenSSH sshd on loopback that plays a booted droplet with the host key
 // cloud-init would install from the user data.
 //
-// internal/helper's own tests keep their in-package copy (they cannot
-// import this package, which imports helper).
+// internal/helper's own tests use it too, from the external package
+// helper_test.
 package helpertest
 
 import (
@@ -49,6 +49,11 @@ type FakeDO struct {
 	// address the droplet answers SSH on.
 	OnActive func(d *Droplet) string
 	OnDelete func(d *Droplet)
+	// onCreate runs after a droplet is stored, before the answer is sent
+	// (SetOnCreate); lostCreates creates are made but answered with a 502,
+	// the answer lost on the way (LoseCreates).
+	onCreate    func(d *Droplet)
+	lostCreates int
 }
 
 type Droplet struct {
@@ -125,6 +130,35 @@ func (f *FakeDO) SetHourlyPrice(hourly float64) {
 	for _, s := range f.sizes {
 		s["price_hourly"] = hourly
 	}
+}
+
+// SetOnCreate runs fn after a droplet is stored, before the answer is sent
+// (with the fake's lock held: fn must not call the fake).
+func (f *FakeDO) SetOnCreate(fn func(d *Droplet)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.onCreate = fn
+}
+
+// LoseCreates makes the next n creates happen but answers them with a 502.
+func (f *FakeDO) LoseCreates(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lostCreates = n
+}
+
+// Created is how many droplets were created.
+func (f *FakeDO) Created() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.created
+}
+
+// AddDroplet puts a droplet on the account as if someone else made it.
+func (f *FakeDO) AddDroplet(d Droplet) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.droplets[d.ID] = &d
 }
 
 // Fail answers the next count requests matching method and path prefix
@@ -237,7 +271,7 @@ func (f *FakeDO) serve(w http.ResponseWriter, r *http.Request) {
 			f.errorJSON(w, 422, "unprocessable_entity", "name, region and size are required")
 			return
 		}
-		if !slices.ContainsFunc(fakeSizes, func(s map[string]any) bool { return s["slug"] == req.Size }) {
+		if !slices.ContainsFunc(f.sizes, func(s map[string]any) bool { return s["slug"] == req.Size }) {
 			f.errorJSON(w, 422, "unprocessable_entity", "You specified an invalid size for Droplet creation.")
 			return
 		}
@@ -250,6 +284,14 @@ func (f *FakeDO) serve(w http.ResponseWriter, r *http.Request) {
 		d := &Droplet{ID: f.nextID, Name: req.Name, Size: req.Size, Region: req.Region, Image: fmt.Sprint(req.Image),
 			Tags: req.Tags, UserData: req.UserData, SSHKeys: keys, Status: "new"}
 		f.droplets[d.ID] = d
+		if f.onCreate != nil {
+			f.onCreate(d)
+		}
+		if f.lostCreates > 0 {
+			f.lostCreates--
+			f.errorJSON(w, 502, "bad_gateway", "Bad Gateway")
+			return
+		}
 		f.writeJSON(w, 202, map[string]any{"droplet": f.dropletJSON(d),
 			"links": map[string]any{"actions": []map[string]any{{"id": d.ID * 10, "rel": "create", "href": f.Srv.URL + "/v2/actions/" + strconv.Itoa(d.ID*10)}}}})
 	case r.Method == "GET" && path == "droplets":

@@ -21,6 +21,10 @@ type DOHarness struct {
 	Signer ssh.Signer // the control plane's key
 	Port   int        // the helpers' sshd port (the provider's SSH port setting)
 
+	// HostKeyFor, when set, replaces the user data a droplet boots with
+	// (an impostor host).
+	HostKeyFor func(userData string) string
+
 	t     testing.TB
 	dir   string
 	mu    sync.Mutex
@@ -47,7 +51,11 @@ func newDOHarness(t testing.TB, fake *FakeDO) *DOHarness {
 		if authorized == "" {
 			t.Errorf("droplet %s was created without the registered key (%v)", d.Name, d.SSHKeys)
 		}
-		priv, _, err := helper.HostKeyFromUserData(d.UserData)
+		userData := d.UserData
+		if h.HostKeyFor != nil {
+			userData = h.HostKeyFor(userData)
+		}
+		priv, _, err := helper.HostKeyFromUserData(userData)
 		if err != nil {
 			t.Errorf("cloud-init of %s: %v", d.Name, err)
 			return ""
@@ -75,17 +83,24 @@ func (h *DOHarness) URL() string { return h.Fake.Srv.URL }
 // fake, logging in as the current user, working in remoteDir, with short
 // waits.
 func (h *DOHarness) Provider(remoteDir string) *helper.DigitalOcean {
-	client, err := helper.NewDigitalOceanClient(h.Fake.Token, h.URL())
+	return NewProvider(h.t, h.URL(), h.Fake.Token, h.Signer, h.Port, remoteDir)
+}
+
+// NewProvider is the real DigitalOcean provider through godo against the
+// API at url, logging in as the current user on port with signer, working
+// in remoteDir, with short waits.
+func NewProvider(t testing.TB, url, token string, signer ssh.Signer, port int, remoteDir string) *helper.DigitalOcean {
+	client, err := helper.NewDigitalOceanClient(token, url)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	p, err := helper.NewDigitalOcean(helper.DigitalOceanConfig{
 		Client: client, Region: "fra1", Image: "debian-12-x64",
-		SSHPort: h.Port, SSHUser: CurrentUser(h.t), RemoteDir: remoteDir, Signer: h.Signer,
+		SSHPort: port, SSHUser: CurrentUser(t), RemoteDir: remoteDir, Signer: signer,
 		Backoff: 10 * time.Millisecond, MaxWait: time.Second,
 	})
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return p
 }
