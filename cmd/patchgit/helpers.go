@@ -75,7 +75,8 @@ func helperProvider(cfg config.Config) (helper.Provider, error) {
 			return nil, err
 		}
 		return helper.NewDigitalOcean(helper.DigitalOceanConfig{Client: client, Region: h.DigitalOcean.Region,
-			Image: h.DigitalOcean.Image, SSHPort: h.DigitalOcean.SSHPort, Signer: signer})
+			Image: h.DigitalOcean.Image, SSHPort: h.DigitalOcean.SSHPort, SSHUser: h.DigitalOcean.SSHUser,
+			RemoteDir: h.DigitalOcean.WorkDir, Signer: signer})
 	case "ssh":
 		signer, err := helperKey(dataPath(cfg, helperKeyFile))
 		if err != nil {
@@ -90,7 +91,11 @@ func helperProvider(cfg config.Config) (helper.Provider, error) {
 			Size:   helper.Size{Slug: "existing", MemoryMB: h.SSH.MemoryMB, VCPUs: h.SSH.VCPUs, PriceHourly: h.SSH.PriceHourly.Micros()},
 		}, nil
 	default:
-		return &helper.Local{Dir: dataPath(cfg, "helpers"), PriceHourly: h.LocalPriceHourly.Micros()}, nil
+		// Unpriced here on purpose: core meters a verify on this machine
+		// (local sandbox or local helper) as local helper time at
+		// budget.local_helper_hourly; pricing the provider too would
+		// charge that time twice.
+		return &helper.Local{Dir: dataPath(cfg, "helpers")}, nil
 	}
 }
 

@@ -110,3 +110,20 @@ func TestDigitalOceanWiring(t *testing.T) {
 		t.Fatalf("a key others can read: %v", err)
 	}
 }
+
+// budget.local_helper_hourly prices this machine once: core meters the
+// local provider's verifies as local helper time at that price, so the
+// provider itself is unpriced (a price on both would charge twice).
+func TestLocalHelperProviderIsPricedByTheBudgetKey(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Budget.LocalHelperHourly = 50_000
+	prov, err := helperProvider(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes, err := prov.Sizes(context.Background())
+	if err != nil || len(sizes) != 1 || sizes[0].PriceHourly != 0 {
+		t.Fatalf("the local provider's sizes %+v (%v): want one, unpriced", sizes, err)
+	}
+}

@@ -89,8 +89,9 @@ type BudgetConfig struct {
 	TimeZone      string   `yaml:"time_zone"`               // IANA name for the calendar day, e.g. Europe/Berlin
 	MarginPercent int      `yaml:"approval_margin_percent"` // approved = projection + this
 	MeterSlice    Duration `yaml:"meter_slice"`             // helper time is reserved this much at a time
-	// LocalHelperHourly prices the local helper (the sandbox on this
-	// machine); 0 is free and unmetered.
+	// LocalHelperHourly prices this machine's time: the local sandbox and
+	// the local helper provider (the one key for both; the old
+	// helper.local_price_hourly is refused); 0 is free and unmetered.
 	LocalHelperHourly Money `yaml:"local_helper_hourly"`
 	MaxHelperMB       int   `yaml:"max_helper_mb"` // larger helpers need approval
 	// CheaperPlan offers, beside GO's full re-verify on the helper, the plan

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -14,10 +15,14 @@ import (
 // HelperConfig is the helper machine that heavy work runs on: at most one at
 // a time. docs/helper.md explains each value.
 type HelperConfig struct {
-	Provider         string   `yaml:"provider"`           // local (default), digitalocean, ssh
-	TTL              Duration `yaml:"ttl"`                // a helper older than this is destroyed
-	ReadyTimeout     Duration `yaml:"ready_timeout"`      // bound on "active and reachable over SSH"
-	LocalPriceHourly Price    `yaml:"local_price_hourly"` // the local provider's metered rate per hour
+	Provider     string   `yaml:"provider"`      // local (default), digitalocean, ssh
+	TTL          Duration `yaml:"ttl"`           // a helper older than this is destroyed
+	ReadyTimeout Duration `yaml:"ready_timeout"` // bound on "active and reachable over SSH"
+	// LocalPriceHourly is refused: budget.local_helper_hourly prices this
+	// machine, for the local sandbox and the local provider alike. It stays
+	// a field so that an old config gets an error naming the replacement
+	// instead of "unknown key".
+	LocalPriceHourly Price `yaml:"local_price_hourly"`
 	// Sizes is the allow-list (file only); default s-1vcpu-2gb, s-2vcpu-2gb,
 	// s-2vcpu-4gb for digitalocean.
 	Sizes        []string           `yaml:"sizes,omitempty"`
@@ -33,6 +38,11 @@ type HelperDigitalOcean struct {
 	Image     string `yaml:"image"`
 	SSHPort   int    `yaml:"ssh_port"` // the helper's sshd port
 	APIURL    string `yaml:"api_url"`  // empty: the real API (tests point it elsewhere)
+	// SSHUser is who PatchGit logs in as on a droplet (root on
+	// DigitalOcean's images); WorkDir is where it uploads and runs there
+	// (the user must be able to create it).
+	SSHUser string `yaml:"ssh_user"`
+	WorkDir string `yaml:"work_dir"`
 }
 
 // HelperSSH is an existing host used as the helper (nothing is created or
@@ -51,11 +61,19 @@ var helperProviders = []string{"local", "digitalocean", "ssh"}
 
 var doSlug = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
+// unixUser and remotePath keep the droplet's login and work directory to
+// plain names: they travel into ssh and (quoted) into shell commands.
+var (
+	unixUser   = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+	remotePath = regexp.MustCompile(`^/[A-Za-z0-9._/-]{1,200}$`)
+)
+
 func defaultHelper() HelperConfig {
 	return HelperConfig{
 		Provider: "local", TTL: Duration(2 * time.Hour), ReadyTimeout: Duration(10 * time.Minute),
-		DigitalOcean: HelperDigitalOcean{Region: "fra1", Image: "debian-12-x64", SSHPort: 22},
-		SSH:          HelperSSH{Port: 22, User: "root"},
+		DigitalOcean: HelperDigitalOcean{Region: "fra1", Image: "debian-12-x64", SSHPort: 22,
+			SSHUser: "root", WorkDir: "/var/lib/patchgit-helper"},
+		SSH: HelperSSH{Port: 22, User: "root"},
 	}
 }
 
@@ -74,6 +92,10 @@ func (c *Config) validateHelper() []error {
 	}
 	if h.ReadyTimeout <= 0 {
 		bad("helper.ready_timeout", "must be greater than zero, e.g. 10m")
+	}
+	if h.LocalPriceHourly != 0 {
+		bad("helper.local_price_hourly", "was replaced by budget.local_helper_hourly, the one price of this machine "+
+			"(the local sandbox and the local helper provider run on it): move the value there, e.g. budget.local_helper_hourly: %s", h.LocalPriceHourly.Micros())
 	}
 	for i, s := range h.Sizes {
 		if !doSlug.MatchString(s) {
@@ -96,6 +118,12 @@ func (c *Config) validateHelper() []error {
 	}
 	if d.SSHPort < 1 || d.SSHPort > 65535 {
 		bad("helper.digitalocean.ssh_port", "%d is not a port (1..65535)", d.SSHPort)
+	}
+	if !unixUser.MatchString(d.SSHUser) {
+		bad("helper.digitalocean.ssh_user", "%q is not a user name like root", d.SSHUser)
+	}
+	if !remotePath.MatchString(d.WorkDir) || path.Clean(d.WorkDir) != d.WorkDir || d.WorkDir == "/" {
+		bad("helper.digitalocean.work_dir", "%q is not a clean absolute directory below / (letters, digits, . _ - /), e.g. /var/lib/patchgit-helper", d.WorkDir)
 	}
 	if d.APIURL != "" && !strings.HasPrefix(d.APIURL, "https://") && !strings.HasPrefix(d.APIURL, "http://127.0.0.1") {
 		bad("helper.digitalocean.api_url", "%q must be https:// (the token travels with every request)", d.APIURL)

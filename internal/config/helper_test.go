@@ -22,9 +22,13 @@ func TestHelperConfigValidation(t *testing.T) {
 	c.DataDir = "/srv/pg"
 	c.Helper.Provider = "ssh"
 	c.Helper.DigitalOcean.APIURL = "http://api.example.com"
+	c.Helper.DigitalOcean.SSHUser = "root; rm"
+	c.Helper.DigitalOcean.WorkDir = "var/lib/x"
 	err = c.Validate()
 	for _, want := range []string{"helper.ssh.host: is empty", "helper.ssh.host_key: is not a public key line",
-		`helper.digitalocean.api_url: "http://api.example.com" must be https://`} {
+		`helper.digitalocean.api_url: "http://api.example.com" must be https://`,
+		`helper.digitalocean.ssh_user: "root; rm" is not a user name`,
+		`helper.digitalocean.work_dir: "var/lib/x" is not a clean absolute directory`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}
@@ -40,23 +44,60 @@ func TestHelperConfigValidation(t *testing.T) {
 	}
 }
 
+// The droplet's login and work directory: defaults as DigitalOcean's
+// images need them; another directory loads, a path with .. or spaces not.
+func TestDigitalOceanWorkDir(t *testing.T) {
+	c := Default()
+	if c.Helper.DigitalOcean.WorkDir != "/var/lib/patchgit-helper" || c.Helper.DigitalOcean.SSHUser != "root" {
+		t.Fatalf("defaults: %+v", c.Helper.DigitalOcean)
+	}
+	cfg, err := Load(writeConfig(t, "helper:\n  digitalocean:\n    ssh_user: ci\n    work_dir: /home/ci/patchgit-helper\n"), true, []string{"HOME=/h"})
+	if err != nil || cfg.Helper.DigitalOcean.WorkDir != "/home/ci/patchgit-helper" || cfg.Helper.DigitalOcean.SSHUser != "ci" {
+		t.Fatalf("from the file: %v %+v", err, cfg.Helper.DigitalOcean)
+	}
+	for _, bad := range []string{"/srv/../etc", "/srv/my helper", "/", "/srv/x/"} {
+		_, err := Load("", false, []string{"HOME=/h", "PATCHGIT_HELPER_DIGITALOCEAN_WORK_DIR=" + bad})
+		if err == nil || !strings.Contains(err.Error(), "helper.digitalocean.work_dir") {
+			t.Errorf("work_dir %q: %v", bad, err)
+		}
+	}
+}
+
 // Helper prices are money: the format users wrote as floats still loads
 // (more decimals than the micro-dollar round up), and a bad one says so.
 func TestHelperPricesAreMoney(t *testing.T) {
-	cfg, err := Load(writeConfig(t, "helper:\n  local_price_hourly: 0.05\n  ssh:\n    price_hourly: 0.0089286\n"), true, []string{"HOME=/h"})
+	cfg, err := Load(writeConfig(t, "budget:\n  local_helper_hourly: 0.05\nhelper:\n  ssh:\n    price_hourly: 0.0089286\n"), true, []string{"HOME=/h"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Helper.LocalPriceHourly.Micros() != 50_000 || cfg.Helper.SSH.PriceHourly.Micros() != 8_929 {
-		t.Fatalf("prices %d and %d, want 50000 and 8929 micro-dollars", cfg.Helper.LocalPriceHourly, cfg.Helper.SSH.PriceHourly)
+	if cfg.Budget.LocalHelperHourly.Micros() != 50_000 || cfg.Helper.SSH.PriceHourly.Micros() != 8_929 {
+		t.Fatalf("prices %d and %d, want 50000 and 8929 micro-dollars", cfg.Budget.LocalHelperHourly, cfg.Helper.SSH.PriceHourly)
 	}
-	cfg, err = Load("", false, []string{"HOME=/h", "PATCHGIT_HELPER_LOCAL_PRICE_HOURLY=$0.02"})
-	if err != nil || cfg.Helper.LocalPriceHourly != 20_000 {
-		t.Fatalf("from the environment: %v %d", err, cfg.Helper.LocalPriceHourly)
+	cfg, err = Load("", false, []string{"HOME=/h", "PATCHGIT_BUDGET_LOCAL_HELPER_HOURLY=$0.02"})
+	if err != nil || cfg.Budget.LocalHelperHourly != 20_000 {
+		t.Fatalf("from the environment: %v %d", err, cfg.Budget.LocalHelperHourly)
 	}
-	_, err = Load(writeConfig(t, "helper:\n  local_price_hourly: -0.05\n"), true, []string{"HOME=/h"})
+	_, err = Load(writeConfig(t, "helper:\n  ssh:\n    price_hourly: -0.05\n"), true, []string{"HOME=/h"})
 	if err == nil || !strings.Contains(err.Error(), `"-0.05" is not a price in dollars like $0.05`) {
 		t.Fatalf("a negative price: %v", err)
+	}
+}
+
+// budget.local_helper_hourly is the one price of this machine: the old
+// helper.local_price_hourly, from the file or the environment, is refused
+// with the key to use and the value to move there.
+func TestLocalPriceHourlyIsReplaced(t *testing.T) {
+	want := "helper.local_price_hourly: was replaced by budget.local_helper_hourly"
+	_, err := Load(writeConfig(t, "helper:\n  local_price_hourly: 0.05\n"), true, []string{"HOME=/h"})
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "budget.local_helper_hourly: $0.05") {
+		t.Fatalf("the old key in the file: %v", err)
+	}
+	_, err = Load("", false, []string{"HOME=/h", "PATCHGIT_HELPER_LOCAL_PRICE_HOURLY=$0.02"})
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("the old key in the environment: %v", err)
+	}
+	if _, err := Load(writeConfig(t, "helper:\n  local_price_hourly: 0\n"), true, []string{"HOME=/h"}); err != nil {
+		t.Fatalf("a zero price changes nothing and still loads: %v", err)
 	}
 }
 

@@ -256,6 +256,9 @@ func (c *Core) reverify(ctx context.Context, j *Job, rev *Revision, repo RepoSpe
 	if ae, ok := asApproval(err); ok {
 		return "", &Failure{ToDraft: true, User: "stopped before publishing, nothing was pushed: " + ae.Reason, Err: err}
 	}
+	if st, ok := helperStopped(err); ok {
+		return "", &Failure{ToDraft: true, User: st.Msg + "; then send the change again to make a new revision", Err: err}
+	}
 	if isRefusal(err) {
 		return "", &Failure{ToDraft: true, User: "stopped before publishing, nothing was pushed: " + err.Error(), Err: err}
 	}

@@ -88,6 +88,9 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 		if needsApproval {
 			return c.awaitApproval(j, c.helperEscalation("the sandbox verify", ae))
 		}
+		if st, ok := helperStopped(err); ok {
+			return c.awaitApproval(j, c.helperStopEscalation("the sandbox verify", st))
+		}
 		return c.awaitApproval(j, c.helperRefusal("the sandbox verify", err))
 	}
 	if err != nil && c.onHelperMachine(repo) {

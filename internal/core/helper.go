@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -16,8 +17,10 @@ import (
 type HelperPool interface {
 	// Provider is the helper provider's name: local, digitalocean or ssh.
 	Provider() string
-	// Acquire returns a helper for job once it is reachable; a second
-	// helper or a size outside the allow-list is a *helper.ApprovalError.
+	// Acquire returns a helper for job once it is reachable, waiting for
+	// the slot while another job's helper holds it (unless the job's
+	// spend is approved); a size outside the allow-list is a
+	// *helper.ApprovalError.
 	Acquire(ctx context.Context, job string, need helper.Need) (*helper.Helper, error)
 }
 
@@ -76,7 +79,12 @@ func (c *Core) verifyOnHelper(ctx context.Context, j *Job, repo RepoSpec, req sa
 		return prep.Run(ctx, h)
 	}
 	c.progress(j, "starting a helper machine ("+c.opt.Helpers.Provider()+")")
-	h, err := c.opt.Helpers.Acquire(ctx, j.ID, helper.Need{MemoryMB: repo.Helper.MemoryMB, VCPUs: repo.Helper.VCPUs})
+	// With jobs.concurrency above 1, a job whose helper slot is taken
+	// waits for it (bounded by ctx) and says so.
+	actx := helper.WithWaitNotice(ctx, func(holder helper.Record) {
+		c.progress(j, fmt.Sprintf("waiting for the helper slot (helper %s runs for job %s)", holder.Name, holder.Job))
+	})
+	h, err := c.opt.Helpers.Acquire(actx, j.ID, helper.Need{MemoryMB: repo.Helper.MemoryMB, VCPUs: repo.Helper.VCPUs})
 	if err != nil {
 		return sandbox.Result{}, err
 	}
@@ -87,14 +95,58 @@ func (c *Core) verifyOnHelper(ctx context.Context, j *Job, repo RepoSpec, req sa
 		defer cancel()
 		if err := h.Release(rctx); err != nil {
 			c.log.Error("release helper; the reconcile loop will destroy it", "job", j.ID, "helper", h.Record().Name, "err", err)
+			return
 		}
+		c.recordHelperSpent(j, h.Record().Name)
 	}()
 	c.progress(j, "running the checks on helper "+h.Record().Name)
 	return prep.Run(ctx, h)
 }
 
+// recordHelperSpent puts what a priced helper machine cost on the draft's
+// revision once it is destroyed (the manager metered it in the budget), so
+// the person sees it beside the other costs, also when the budget stopped it.
+func (c *Core) recordHelperSpent(j *Job, name string) {
+	if j.Kind != JobDraft {
+		return
+	}
+	recs, err := helper.Records(c.opt.DB, true)
+	if err != nil {
+		c.log.Error("read helper records", "job", j.ID, "err", err)
+		return
+	}
+	for _, r := range recs {
+		if r.Name != name || r.Cost() == 0 {
+			continue
+		}
+		what := fmt.Sprintf("the checks on helper %s (%s at %s/h, %s)", r.Name, r.Size, r.PriceHourly,
+			r.DestroyedAt.Sub(r.StartedAt).Round(time.Second))
+		if strings.HasPrefix(r.Reason, "budget stop: ") {
+			what += ", stopped by the budget"
+		}
+		c.recordSpent(j, CostLine{Stage: "verify", What: what, Category: CostHelper, CostMicros: int64(r.Cost())})
+	}
+}
+
+// helperStopped finds the budget's stop of a helper machine in err: its
+// words say which cap, that nothing was pushed, and what to do.
+func helperStopped(err error) (*helper.StoppedError, bool) {
+	var se *helper.StoppedError
+	ok := errors.As(err, &se)
+	return se, ok
+}
+
+// helperStopEscalation is the approval a draft whose helper the budget
+// stopped waits for: the stop's own words as the reason (not the error
+// chain around them), the refused slice as the cost.
+func (c *Core) helperStopEscalation(what string, st *helper.StoppedError) Escalation {
+	esc := c.helperRefusal(what, st.Err)
+	esc.Why = []string{st.Msg}
+	return esc
+}
+
 // helperEscalation is what to ask when the helper policy needs approval
-// (a size above the allow-list, or a second helper): the most the helper
+// (a size above the allow-list): the most the helper
 // can cost is its price for the TTL, approved with the policy's margin.
 func (c *Core) helperEscalation(what string, ae *helper.ApprovalError) Escalation {
 	esc := Escalation{What: what + " on a helper machine", Why: []string{ae.Reason}, CostMicros: int64(ae.Cost)}

@@ -1,4 +1,4 @@
-package helper
+package helper_test
 
 import (
 	"bufio"
@@ -22,6 +22,8 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/patchgit/patchgit/internal/budget"
+	"github.com/patchgit/patchgit/internal/helper"
+	"github.com/patchgit/patchgit/internal/helper/helpertest"
 	"github.com/patchgit/patchgit/internal/store"
 )
 
@@ -50,20 +52,19 @@ func crashChild() int {
 	}
 	port, _ := strconv.Atoi(os.Getenv("CRASH_SSH_PORT"))
 	tb := &childTB{}
-	p := newTestProvider(tb, os.Getenv("CRASH_DO_URL"), os.Getenv("CRASH_DO_TOKEN"), signer, port)
-	p.cfg.RemoteDir = os.Getenv("CRASH_REMOTE_DIR")
+	p := helpertest.NewProvider(tb, os.Getenv("CRASH_DO_URL"), os.Getenv("CRASH_DO_TOKEN"), signer, port, os.Getenv("CRASH_REMOTE_DIR"))
 	db, log := openStore(tb, os.Getenv("CRASH_DATA_DIR"))
 	pause := func(step string) {
 		fmt.Println("STEP", step)
 		select {} // wait for kill -9
 	}
-	meter, err := NewBudgetMeter(crashLedger(db), crashSlice)
+	meter, err := helper.NewBudgetMeter(crashLedger(db), crashSlice)
 	if err != nil {
 		return fail(err)
 	}
-	m, err := NewManager(db, p, Options{Instance: "test", Audit: log, Meter: meter, Poll: 20 * time.Millisecond,
+	m, err := helper.NewManager(db, p, helper.Options{Instance: "test", Audit: log, Meter: meter, Poll: 20 * time.Millisecond,
 		ReadyTimeout: 20 * time.Second, ConfirmFor: 10 * time.Second,
-		OnStep: func(step State, _ Record) {
+		OnStep: func(step helper.State, _ helper.Record) {
 			if string(step) == at {
 				pause(at)
 			}
@@ -72,7 +73,7 @@ func crashChild() int {
 		return fail(err)
 	}
 	ctx := context.Background()
-	h, err := m.Acquire(ctx, "job-crash", Need{MemoryMB: 2048})
+	h, err := m.Acquire(ctx, "job-crash", helper.Need{MemoryMB: 2048})
 	if err != nil {
 		return fail(err)
 	}
@@ -114,7 +115,7 @@ func (*childTB) Errorf(f string, a ...any) { fmt.Println("ERR", fmt.Sprintf(f, a
 // per-second cost from create to confirmed destroy (nothing when nothing
 // was created), and none stays open.
 func TestCrashAtEachStepThenReconcileLeavesNoDroplet(t *testing.T) {
-	requireTool(t, "sshd")
+	helpertest.RequireSSHD(t)
 	steps := []struct {
 		at        string
 		dropletUp bool // a droplet exists when the process dies
@@ -127,7 +128,7 @@ func TestCrashAtEachStepThenReconcileLeavesNoDroplet(t *testing.T) {
 	}
 	for _, tc := range steps {
 		t.Run(tc.at, func(t *testing.T) {
-			h := newDOHarness(t)
+			h := helpertest.NewDOHarness(t)
 			dataDir := t.TempDir()
 			_, priv, err := ed25519.GenerateKey(rand.Reader)
 			must(t, err)
@@ -137,11 +138,11 @@ func TestCrashAtEachStepThenReconcileLeavesNoDroplet(t *testing.T) {
 			must(t, os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600))
 			signer, err := ssh.NewSignerFromKey(priv)
 			must(t, err)
-			h.signer = signer
+			h.Signer = signer
 
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), crashEnv+"="+tc.at, "CRASH_KEY="+keyFile, "CRASH_DATA_DIR="+dataDir,
-				"CRASH_DO_URL="+h.fake.srv.URL, "CRASH_DO_TOKEN="+h.fake.token, "CRASH_SSH_PORT="+strconv.Itoa(h.port),
+				"CRASH_DO_URL="+h.URL(), "CRASH_DO_TOKEN="+h.Fake.Token, "CRASH_SSH_PORT="+strconv.Itoa(h.Port),
 				"CRASH_REMOTE_DIR="+filepath.Join(t.TempDir(), "work"))
 			out, err := cmd.StdoutPipe()
 			must(t, err)
@@ -160,9 +161,7 @@ func TestCrashAtEachStepThenReconcileLeavesNoDroplet(t *testing.T) {
 				})
 			}
 			if tc.at == "create-in-flight" {
-				h.fake.mu.Lock()
-				h.fake.onCreate = func(*fakeDroplet) { kill() }
-				h.fake.mu.Unlock()
+				h.Fake.SetOnCreate(func(*helpertest.Droplet) { kill() })
 			}
 			t.Cleanup(kill)
 			lines := bufio.NewScanner(out)
@@ -181,10 +180,10 @@ func TestCrashAtEachStepThenReconcileLeavesNoDroplet(t *testing.T) {
 			kill()
 			cmd.Wait()
 			waited.Store(true)
-			if tc.at == "create-in-flight" && h.fake.created != 1 {
+			if tc.at == "create-in-flight" && h.Fake.Created() != 1 {
 				t.Fatalf("the kill came before the create: %v", seen)
 			}
-			if got := len(h.fake.alive()); (got == 1) != tc.dropletUp {
+			if got := len(h.Fake.Alive()); (got == 1) != tc.dropletUp {
 				t.Fatalf("%d droplets alive when the process died at %s", got, tc.at)
 			}
 
@@ -195,16 +194,16 @@ func TestCrashAtEachStepThenReconcileLeavesNoDroplet(t *testing.T) {
 			if open, _ := ledger.OpenReservations(); len(open) != map[bool]int{false: 0, true: 1}[tc.at != "intent"] {
 				t.Fatalf("open reservations when the process died at %s: %+v", tc.at, open)
 			}
-			meter, err := NewBudgetMeter(ledger, crashSlice)
+			meter, err := helper.NewBudgetMeter(ledger, crashSlice)
 			must(t, err)
-			m := testManager(t, db, log, h.provider(), meter, nil)
+			m := testManager(t, db, log, h.Provider(t.TempDir()), meter, nil)
 			if err := m.Reconcile(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			if n, err := ledger.Reconcile(); err != nil || n != 0 {
 				t.Fatalf("the helper's reconcile left %d reservations for the ledger's (%v)", n, err)
 			}
-			recs, _ := Records(db, true)
+			recs, _ := helper.Records(db, true)
 			if len(recs) != 1 {
 				t.Fatalf("records %+v", recs)
 			}
@@ -219,14 +218,14 @@ func TestCrashAtEachStepThenReconcileLeavesNoDroplet(t *testing.T) {
 			if got := helperSpend(t, ledger, r.Name); got != charged || tc.dropletUp && charged == 0 {
 				t.Fatalf("the ledger charged %s for %s, want %s (per second from create to destroy)", got, tc.at, charged)
 			}
-			if n := len(h.fake.alive()); n != 0 {
+			if n := len(h.Fake.Alive()); n != 0 {
 				t.Fatalf("%d droplets left after reconcile", n)
 			}
-			if open, _ := Records(db, false); len(open) != 0 {
+			if open, _ := helper.Records(db, false); len(open) != 0 {
 				t.Fatalf("records still open: %+v", open)
 			}
 			must(t, db.View(func(tx *bolt.Tx) error {
-				if holder := slotHolder(tx); holder != "" {
+				if holder := helper.SlotHolder(tx); holder != "" {
 					return fmt.Errorf("the slot is still held by %s", holder)
 				}
 				return nil

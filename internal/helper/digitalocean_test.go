@@ -1,4 +1,4 @@
-package helper
+package helper_test
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/patchgit/patchgit/internal/audit"
+	"github.com/patchgit/patchgit/internal/helper"
+	"github.com/patchgit/patchgit/internal/helper/helpertest"
 	"github.com/patchgit/patchgit/internal/store"
 )
 
@@ -21,27 +23,27 @@ import (
 // run over SSH with the pinned key, a second helper refused, destroy
 // confirmed, audited with its cost, metered start to stop.
 func TestDigitalOceanLifecycle(t *testing.T) {
-	h := newDOHarness(t)
-	h.fake.fail("GET", "/v2/sizes", 429, 2)
-	h.fake.fail("POST", "/v2/droplets", 503, 1)
-	h.fake.fail("GET", "/v2/droplets/", 500, 1)
+	h := helpertest.NewDOHarness(t)
+	h.Fake.Fail("GET", "/v2/sizes", 429, 2)
+	h.Fake.Fail("POST", "/v2/droplets", 503, 1)
+	h.Fake.Fail("GET", "/v2/droplets/", 500, 1)
 	db, log := openStore(t, t.TempDir())
 	defer db.Close()
 	meter := &recordingMeter{}
-	m := testManager(t, db, log, h.provider(), meter, nil)
+	m := testManager(t, db, log, h.Provider(t.TempDir()), meter, nil)
 	ctx := context.Background()
 
-	hp, err := m.Acquire(ctx, "job-42", Need{MemoryMB: 2048, VCPUs: 2})
+	hp, err := m.Acquire(ctx, "job-42", helper.Need{MemoryMB: 2048, VCPUs: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := hp.Record()
-	if rec.Size != "s-2vcpu-2gb" || rec.PriceHourly != 26_790 || rec.State != StateActive {
+	if rec.Size != "s-2vcpu-2gb" || rec.PriceHourly != 26_790 || rec.State != helper.StateActive {
 		t.Fatalf("record %+v: want s-2vcpu-2gb at $0.02679 (26,790 micro-dollars, from the API's float), active", rec)
 	}
-	drops := h.fake.alive()
-	if len(drops) != 1 || h.fake.created != 1 {
-		t.Fatalf("%d droplets alive, %d created; want exactly one (a 503 on create must not make two)", len(drops), h.fake.created)
+	drops := h.Fake.Alive()
+	if len(drops) != 1 || h.Fake.Created() != 1 {
+		t.Fatalf("%d droplets alive, %d created; want exactly one (a 503 on create must not make two)", len(drops), h.Fake.Created())
 	}
 	d := drops[0]
 	for _, tag := range []string{"patchgit-helper", "patchgit-instance-test", "patchgit-job-job-42"} {
@@ -49,7 +51,7 @@ func TestDigitalOceanLifecycle(t *testing.T) {
 			t.Errorf("droplet tags %v lack %s", d.Tags, tag)
 		}
 	}
-	if _, pub, err := HostKeyFromUserData(d.UserData); err != nil || pub != rec.HostKey {
+	if _, pub, err := helper.HostKeyFromUserData(d.UserData); err != nil || pub != rec.HostKey {
 		t.Fatalf("user data host key %q (%v), pinned %q", pub, err, rec.HostKey)
 	}
 	if d.Region != "fra1" || !strings.Contains(d.Image, "debian-12-x64") {
@@ -72,30 +74,31 @@ func TestDigitalOceanLifecycle(t *testing.T) {
 		t.Fatalf("a failing command gave %v, want its stderr in the error", err)
 	}
 
-	_, err = m.Acquire(ctx, "job-43", Need{MemoryMB: 1024, VCPUs: 1})
-	var ae *ApprovalError
-	if !errors.As(err, &ae) || !errors.Is(err, ErrApprovalNeeded) || !strings.Contains(err.Error(), "already running for job job-42") {
-		t.Fatalf("second helper: %v, want an approval decision naming job-42", err)
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err = m.Acquire(wctx, "job-43", helper.Need{MemoryMB: 1024, VCPUs: 1})
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "wait for the helper slot (helper "+hp.Record().Name+" runs for job job-42") {
+		t.Fatalf("second helper: %v, want a wait for the slot held for job-42, ended by its context", err)
 	}
-	if h.fake.created != 1 {
-		t.Fatal("the refused second helper created a droplet")
+	if h.Fake.Created() != 1 {
+		t.Fatal("the waiting second helper created a droplet")
 	}
 
-	h.fake.fail("DELETE", "/v2/droplets/", 429, 1)
+	h.Fake.Fail("DELETE", "/v2/droplets/", 429, 1)
 	if err := hp.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(h.fake.alive()); n != 0 {
+	if n := len(h.Fake.Alive()); n != 0 {
 		t.Fatalf("%d droplets left after release", n)
 	}
-	if n := h.fake.count("DELETE /v2/droplets/"); n != 2 {
+	if n := h.Fake.Count("DELETE /v2/droplets/"); n != 2 {
 		t.Fatalf("%d deletes, want the rate-limited one and its retry", n)
 	}
-	if err := hp.Run(ctx, "true", &out, &errOut); !errors.Is(err, ErrReleased) {
+	if err := hp.Run(ctx, "true", &out, &errOut); !errors.Is(err, helper.ErrReleased) {
 		t.Fatalf("run after release: %v, want ErrReleased", err)
 	}
-	recs, _ := Records(db, true)
-	if len(recs) != 1 || recs[0].State != StateDestroyed || recs[0].DestroyedAt.IsZero() {
+	recs, _ := helper.Records(db, true)
+	if len(recs) != 1 || recs[0].State != helper.StateDestroyed || recs[0].DestroyedAt.IsZero() {
 		t.Fatalf("records %+v", recs)
 	}
 	if got := meter.list(); !slices.Equal(got, []string{"start s-2vcpu-2gb", "stop s-2vcpu-2gb"}) {
@@ -111,12 +114,12 @@ func TestDigitalOceanLifecycle(t *testing.T) {
 	if destroyed.Data["cost"] != "$0.01" || destroyed.Data["machine"] != d.Name && destroyed.Data["machine"] == "" {
 		t.Errorf("destroyed entry %v: want the minimum charge $0.01 and the machine", destroyed.Data)
 	}
-	if h.fake.count("GET /v2/sizes") < 3 {
-		t.Errorf("the 429s on sizes were not retried: %d requests", h.fake.count("GET /v2/sizes"))
+	if h.Fake.Count("GET /v2/sizes") < 3 {
+		t.Errorf("the 429s on sizes were not retried: %d requests", h.Fake.Count("GET /v2/sizes"))
 	}
 
 	// The slot is free again.
-	hp2, err := m.Acquire(ctx, "job-44", Need{MemoryMB: 1024, VCPUs: 1})
+	hp2, err := m.Acquire(ctx, "job-44", helper.Need{MemoryMB: 1024, VCPUs: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,24 +134,24 @@ func TestDigitalOceanLifecycle(t *testing.T) {
 // A host that answers with any key but the pinned one is never used: the
 // acquire fails within the bound and the droplet is destroyed.
 func TestDigitalOceanRefusesAnImpostorHostKey(t *testing.T) {
-	h := newDOHarness(t)
-	h.hostKeyFor = func(string) string {
-		other, err := NewHostKey()
+	h := helpertest.NewDOHarness(t)
+	h.HostKeyFor = func(string) string {
+		other, err := helper.NewHostKey()
 		must(t, err)
-		ud, err := UserData(other)
+		ud, err := helper.UserData(other)
 		must(t, err)
 		return ud
 	}
 	db, log := openStore(t, t.TempDir())
 	defer db.Close()
-	m, err := NewManager(db, h.provider(), Options{Instance: "test", Audit: log, ReadyTimeout: 3 * time.Second,
+	m, err := helper.NewManager(db, h.Provider(t.TempDir()), helper.Options{Instance: "test", Audit: log, ReadyTimeout: 3 * time.Second,
 		Poll: 50 * time.Millisecond, ConfirmFor: 5 * time.Second, Logger: testLogger(t)})
 	must(t, err)
-	_, err = m.Acquire(context.Background(), "job-1", Need{MemoryMB: 2048, VCPUs: 1})
-	if !errors.Is(err, ErrNotReady) || !strings.Contains(err.Error(), "host key mismatch") {
+	_, err = m.Acquire(context.Background(), "job-1", helper.Need{MemoryMB: 2048, VCPUs: 1})
+	if !errors.Is(err, helper.ErrNotReady) || !strings.Contains(err.Error(), "host key mismatch") {
 		t.Fatalf("err = %v, want ErrNotReady after a host key mismatch", err)
 	}
-	if n := len(h.fake.alive()); n != 0 {
+	if n := len(h.Fake.Alive()); n != 0 {
 		t.Fatalf("%d droplets left after a failed acquire", n)
 	}
 }
@@ -156,50 +159,50 @@ func TestDigitalOceanRefusesAnImpostorHostKey(t *testing.T) {
 // A need above the allow-list is a decision for the person, and nothing is
 // created or recorded; a need no size meets is ErrNoSize.
 func TestDigitalOceanSizeNeedsApproval(t *testing.T) {
-	h := newDOHarness(t)
+	h := helpertest.NewDOHarness(t)
 	db, log := openStore(t, t.TempDir())
 	defer db.Close()
-	m := testManager(t, db, log, h.provider(), nil, nil)
-	_, err := m.Acquire(context.Background(), "job-1", Need{MemoryMB: 8192, VCPUs: 4})
-	var ae *ApprovalError
+	m := testManager(t, db, log, h.Provider(t.TempDir()), nil, nil)
+	_, err := m.Acquire(context.Background(), "job-1", helper.Need{MemoryMB: 8192, VCPUs: 4})
+	var ae *helper.ApprovalError
 	if !errors.As(err, &ae) || ae.Size != "s-4vcpu-8gb" || ae.PriceHourly != 71_430 || ae.Cost != 71_430 {
 		t.Fatalf("err = %v, want approval for s-4vcpu-8gb at its API price, costing at most its 1 h TTL", err)
 	}
-	_, err = m.Acquire(context.Background(), "job-1", Need{MemoryMB: 65536})
-	if !errors.Is(err, ErrNoSize) {
+	_, err = m.Acquire(context.Background(), "job-1", helper.Need{MemoryMB: 65536})
+	if !errors.Is(err, helper.ErrNoSize) {
 		t.Fatalf("err = %v, want ErrNoSize", err)
 	}
-	if h.fake.created != 0 {
+	if h.Fake.Created() != 0 {
 		t.Fatal("a refused size created a droplet")
 	}
-	if recs, _ := Records(db, true); len(recs) != 0 {
+	if recs, _ := helper.Records(db, true); len(recs) != 0 {
 		t.Fatalf("refused sizes left records %+v", recs)
 	}
 }
 
 // The budget refusing the start means no droplet.
 func TestMeterRefusalCreatesNothing(t *testing.T) {
-	h := newDOHarness(t)
+	h := helpertest.NewDOHarness(t)
 	db, log := openStore(t, t.TempDir())
 	defer db.Close()
 	meter := &recordingMeter{refuse: errors.New("hourly cap reached")}
-	m := testManager(t, db, log, h.provider(), meter, nil)
-	_, err := m.Acquire(context.Background(), "job-1", Need{MemoryMB: 2048})
+	m := testManager(t, db, log, h.Provider(t.TempDir()), meter, nil)
+	_, err := m.Acquire(context.Background(), "job-1", helper.Need{MemoryMB: 2048})
 	if err == nil || !strings.Contains(err.Error(), "hourly cap reached") {
 		t.Fatalf("err = %v", err)
 	}
-	if h.fake.created != 0 || h.fake.count("POST /v2/droplets") != 0 {
+	if h.Fake.Created() != 0 || h.Fake.Count("POST /v2/droplets") != 0 {
 		t.Fatal("a refused meter still created a droplet")
 	}
-	recs, _ := Records(db, true)
-	if len(recs) != 1 || recs[0].State != StateDestroyed {
+	recs, _ := helper.Records(db, true)
+	if len(recs) != 1 || recs[0].State != helper.StateDestroyed {
 		t.Fatalf("records %+v, want the intent closed", recs)
 	}
 }
 
 // Reconcile destroys a live helper past its TTL, and leaves a young one.
 func TestReconcileDestroysPastTTL(t *testing.T) {
-	h := newDOHarness(t)
+	h := helpertest.NewDOHarness(t)
 	db, log := openStore(t, t.TempDir())
 	defer db.Close()
 	clock := time.Now()
@@ -207,23 +210,23 @@ func TestReconcileDestroysPastTTL(t *testing.T) {
 	mu <- struct{}{}
 	now := func() time.Time { <-mu; defer func() { mu <- struct{}{} }(); return clock }
 	meter := &recordingMeter{}
-	m := testManager(t, db, log, h.provider(), meter, now)
+	m := testManager(t, db, log, h.Provider(t.TempDir()), meter, now)
 	ctx := context.Background()
-	hp, err := m.Acquire(ctx, "job-1", Need{MemoryMB: 2048})
+	hp, err := m.Acquire(ctx, "job-1", helper.Need{MemoryMB: 2048})
 	must(t, err)
-	h.fake.fail("GET", "/v2/droplets", 503, 1) // the list by tag
+	h.Fake.Fail("GET", "/v2/droplets", 503, 1) // the list by tag
 	must(t, m.Reconcile(ctx))
-	if len(h.fake.alive()) != 1 || !slices.Contains(meter.list(), "extend s-1vcpu-2gb") {
+	if len(h.Fake.Alive()) != 1 || !slices.Contains(meter.list(), "extend s-1vcpu-2gb") {
 		t.Fatalf("a young owned helper was destroyed or not extended: %v", meter.list())
 	}
 	<-mu
 	clock = clock.Add(61 * time.Minute)
 	mu <- struct{}{}
 	must(t, m.Reconcile(ctx))
-	if len(h.fake.alive()) != 0 {
+	if len(h.Fake.Alive()) != 0 {
 		t.Fatal("a helper past its TTL survived reconcile")
 	}
-	if err := hp.Run(ctx, "true", nil, nil); !errors.Is(err, ErrReleased) || !strings.Contains(err.Error(), "TTL") {
+	if err := hp.Run(ctx, "true", nil, nil); !errors.Is(err, helper.ErrReleased) || !strings.Contains(err.Error(), "TTL") {
 		t.Fatalf("run after TTL: %v", err)
 	}
 	if e := auditEntry(t, db, "helper.destroyed"); e.Data["reason"] != "past its TTL" || e.Data["seconds"] != "3660" {
@@ -233,16 +236,14 @@ func TestReconcileDestroysPastTTL(t *testing.T) {
 
 // Reconcile leaves another install's droplets alone (its tag differs).
 func TestReconcileKeepsOtherInstallsHelpers(t *testing.T) {
-	h := newDOHarness(t)
-	h.fake.mu.Lock()
-	h.fake.droplets[1] = &fakeDroplet{ID: 1, Name: "patchgit-other-job", Status: "active",
-		Tags: []string{"patchgit-helper", "patchgit-instance-other"}}
-	h.fake.mu.Unlock()
+	h := helpertest.NewDOHarness(t)
+	h.Fake.AddDroplet(helpertest.Droplet{ID: 1, Name: "patchgit-other-job", Status: "active",
+		Tags: []string{"patchgit-helper", "patchgit-instance-other"}})
 	db, log := openStore(t, t.TempDir())
 	defer db.Close()
-	m := testManager(t, db, log, h.provider(), nil, nil)
+	m := testManager(t, db, log, h.Provider(t.TempDir()), nil, nil)
 	must(t, m.Reconcile(context.Background()))
-	if len(h.fake.alive()) != 1 {
+	if len(h.Fake.Alive()) != 1 {
 		t.Fatal("reconcile destroyed another install's helper")
 	}
 }
@@ -262,7 +263,7 @@ func auditEntries(t *testing.T, db *store.DB) []audit.Entry {
 	must(t, db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(store.BucketAudit).ForEach(func(_, v []byte) error {
 			var e audit.Entry
-			if err := jsonUnmarshal(v, &e); err != nil {
+			if err := helper.JSONUnmarshal(v, &e); err != nil {
 				return err
 			}
 			out = append(out, e)
@@ -290,21 +291,21 @@ func auditEntry(t *testing.T, db *store.DB, kind string) audit.Entry {
 // A wrong token is a clear 401 that never repeats the token; godo's own
 // retries are off (a create is never sent twice behind the provider's back).
 func TestDigitalOceanWrongTokenErrorHasNoToken(t *testing.T) {
-	f := newFakeDO(t)
-	p := newTestProvider(t, f.srv.URL, "dop_v1_wrong-secret-123", clientKey(t), 22)
+	f := helpertest.NewFakeDO(t)
+	p := helpertest.NewProvider(t, f.Srv.URL, "dop_v1_wrong-secret-123", helpertest.ClientKey(t), 22, t.TempDir())
 	_, err := p.Sizes(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "wrong-secret") {
 		t.Fatalf("err = %v, want a 401 without the token", err)
 	}
-	if n := f.count("GET /v2/sizes"); n != 1 {
+	if n := f.Count("GET /v2/sizes"); n != 1 {
 		t.Fatalf("%d requests for a 401, want 1 (no retry)", n)
 	}
-	f.fail("POST", "/v2/droplets", 500, 100)
-	_, err = p.Create(context.Background(), CreateRequest{Name: "x", Size: "s-1vcpu-2gb", Tags: []string{"t"}})
+	f.Fail("POST", "/v2/droplets", 500, 100)
+	_, err = p.Create(context.Background(), helper.CreateRequest{Name: "x", Size: "s-1vcpu-2gb", Tags: []string{"t"}})
 	if err == nil {
 		t.Fatal("create with a wrong token succeeded")
 	}
-	if _, err := NewDigitalOceanClient("", ""); !errors.Is(err, ErrBadConfig) {
+	if _, err := helper.NewDigitalOceanClient("", ""); !errors.Is(err, helper.ErrBadConfig) {
 		t.Fatalf("empty token: %v", err)
 	}
 }
@@ -312,15 +313,15 @@ func TestDigitalOceanWrongTokenErrorHasNoToken(t *testing.T) {
 // A create whose answer was lost (made, then a 502) is adopted by name on
 // the retry instead of making a second droplet.
 func TestDigitalOceanLostCreateAnswerIsAdopted(t *testing.T) {
-	f := newFakeDO(t)
-	f.lostCreates = 1
-	p := newTestProvider(t, f.srv.URL, f.token, clientKey(t), 22)
-	m, err := p.Create(context.Background(), CreateRequest{Name: "patchgit-test-j-1", Size: "s-1vcpu-2gb",
-		Tags: []string{TagHelper, "patchgit-instance-test"}})
+	f := helpertest.NewFakeDO(t)
+	f.LoseCreates(1)
+	p := helpertest.NewProvider(t, f.Srv.URL, f.Token, helpertest.ClientKey(t), 22, t.TempDir())
+	m, err := p.Create(context.Background(), helper.CreateRequest{Name: "patchgit-test-j-1", Size: "s-1vcpu-2gb",
+		Tags: []string{helper.TagHelper, "patchgit-instance-test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.created != 1 || m.Name != "patchgit-test-j-1" || m.ID == "" {
-		t.Fatalf("created %d, machine %+v; want the one droplet adopted", f.created, m)
+	if f.Created() != 1 || m.Name != "patchgit-test-j-1" || m.ID == "" {
+		t.Fatalf("created %d, machine %+v; want the one droplet adopted", f.Created(), m)
 	}
 }

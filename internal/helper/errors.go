@@ -10,8 +10,9 @@ import (
 // Sentinel errors. None of them carries a token or a private key.
 var (
 	// ErrApprovalNeeded means the request is outside the policy (a size
-	// above the allow-list, or a second helper while one runs); the
-	// wrapping *ApprovalError says what would need approving.
+	// above the allow-list); the wrapping *ApprovalError says what would
+	// need approving. (A second helper is not asked for: the job waits for
+	// the slot unless its spend is approved.)
 	ErrApprovalNeeded = errors.New("helper needs approval")
 	// ErrNoSize means no size the provider offers meets the stated need.
 	ErrNoSize = errors.New("no helper size meets the need")

@@ -65,6 +65,9 @@ type Manager struct {
 
 	mu   sync.Mutex
 	live map[string]*Helper // helpers held by a job of this process, by name
+	// slotFreed is closed (and replaced) whenever a helper's deletion is
+	// confirmed: jobs waiting for the slot look again.
+	slotFreed chan struct{}
 }
 
 // Tag names.
@@ -119,7 +122,7 @@ func NewManager(db *store.DB, prov Provider, opt Options) (*Manager, error) {
 	if opt.OnStep == nil {
 		opt.OnStep = func(State, Record) {}
 	}
-	return &Manager{db: db, prov: prov, opt: opt, log: opt.Logger, live: map[string]*Helper{}}, nil
+	return &Manager{db: db, prov: prov, opt: opt, log: opt.Logger, live: map[string]*Helper{}, slotFreed: make(chan struct{})}, nil
 }
 
 // InstanceTag is the tag every helper of this install carries.
@@ -137,6 +140,9 @@ type Helper struct {
 	// *StoppedError when the budget stopped it).
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	// destroying is held by one destroy until it is confirmed, so that a
+	// Release racing the budget's stop returns once the machine is gone.
+	destroying sync.Mutex
 }
 
 // Context ends when the helper is destroyed (released, TTL, reconcile, or
@@ -153,12 +159,14 @@ func (h *Helper) Record() Record {
 }
 
 // Acquire creates a helper for job sized for need and returns it once it is
-// active and reachable over SSH with its pinned host key. A second helper
-// while one exists, or a size outside the allow-list, is an *ApprovalError
-// (with its price and cost) unless Options.JobSpend says the job's spend is
-// approved. The meter's Start comes before Create: a refusal creates
-// nothing.
-// On any failure after the intent record, the machine is destroyed.
+// active and reachable over SSH with its pinned host key. While another
+// helper holds the slot, it waits for it (bounded by ctx; WithWaitNotice
+// tells the job once) unless Options.JobSpend says the job's spend is
+// approved: then a second helper runs beside the first. A size outside the
+// allow-list is an *ApprovalError (with its price and cost) unless the
+// job's spend is approved. The meter's Start comes before Create: a
+// refusal creates nothing. On any failure after the intent record, the
+// machine is destroyed.
 func (m *Manager) Acquire(ctx context.Context, job string, need Need) (*Helper, error) {
 	jobTag := tagPart(job)
 	if jobTag == "" {
@@ -184,6 +192,30 @@ func (m *Manager) Acquire(ctx context.Context, job string, need Need) (*Helper, 
 	if err != nil {
 		return nil, fmt.Errorf("acquire helper: %w", err)
 	}
+	var rec Record
+	for {
+		if !approved {
+			if err := m.waitSlot(ctx); err != nil {
+				return nil, fmt.Errorf("acquire helper: %w", err)
+			}
+		}
+		rec, err = m.intent(job, jobTag, proposal, approved, size, hk)
+		if !errors.Is(err, errSlotTaken) { // taken between the wait and the intent: wait again
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("acquire helper: %w", err)
+	}
+	return m.create(ctx, rec, hk, need)
+}
+
+// errSlotTaken: another job took the slot between waitSlot and intent.
+var errSlotTaken = errors.New("helper slot taken")
+
+// intent writes the helper's intent record and takes the slot, unless
+// another helper holds it and the job's spend is not approved.
+func (m *Manager) intent(job, jobTag, proposal string, approved bool, size Size, hk HostKey) (Record, error) {
 	now := m.opt.Now().UTC()
 	rec := Record{
 		Name:     fmt.Sprintf("patchgit-%s-%s-%s", m.opt.Instance, shorten(jobTag, 20), randomHex(3)),
@@ -195,18 +227,15 @@ func (m *Manager) Acquire(ctx context.Context, job string, need Need) (*Helper, 
 		State:     StateIntent,
 		CreatedAt: now, ExpiresAt: now.Add(m.opt.TTL),
 	}
-	err = m.db.Update(func(tx *bolt.Tx) error {
+	err := m.db.Update(func(tx *bolt.Tx) error {
 		// Any helper not confirmed destroyed holds the slot (an approved
 		// second one too, once the first is gone).
-		other, busy, err := firstOpenRecord(tx)
+		_, busy, err := firstOpenRecord(tx)
 		if err != nil {
 			return err
 		}
 		if busy && !approved {
-			return &ApprovalError{Reason: fmt.Sprintf("helper %s is already running for job %s (until %s); a second helper needs approval",
-				other.Name, other.Job, other.ExpiresAt.Format(time.RFC3339)),
-				Size: rec.Size, PriceHourly: rec.PriceHourly,
-				Cost: cost(rec.Size, rec.PriceHourly, rec.CreatedAt, rec.ExpiresAt)}
+			return errSlotTaken
 		}
 		if err := putRecord(tx, rec); err != nil {
 			return err
@@ -224,9 +253,12 @@ func (m *Manager) Acquire(ctx context.Context, job string, need Need) (*Helper, 
 		_, err = m.opt.Audit.Append(tx, "helper.intent", "patchgit", rec.Name, data)
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("acquire helper: %w", err)
-	}
+	return rec, err
+}
+
+// create runs the lifecycle from the intent record to a reachable helper;
+// on any failure the machine is destroyed.
+func (m *Manager) create(ctx context.Context, rec Record, hk HostKey, need Need) (*Helper, error) {
 	m.opt.OnStep(StateIntent, rec)
 	h := &Helper{m: m, rec: rec}
 	h.ctx, h.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
@@ -283,8 +315,51 @@ func (m *Manager) Acquire(ctx context.Context, job string, need Need) (*Helper, 
 	h.mu.Unlock()
 	go h.meterLoop()
 	m.opt.OnStep(StateActive, h.Record())
-	m.log.Info("helper ready", "helper", rec.Name, "job", job, "size", rec.Size, "address", machine.Address)
+	m.log.Info("helper ready", "helper", rec.Name, "job", rec.Job, "size", rec.Size, "address", machine.Address)
 	return h, nil
+}
+
+type waitNoticeKey struct{}
+
+// WithWaitNotice returns a context with which Acquire calls notice once
+// when the job has to wait for the helper slot; holder is the helper
+// holding it. (core shows it as the job's progress.)
+func WithWaitNotice(ctx context.Context, notice func(holder Record)) context.Context {
+	return context.WithValue(ctx, waitNoticeKey{}, notice)
+}
+
+// waitSlot returns once no helper holds the slot, or with ctx's error
+// naming the helper it waited for.
+func (m *Manager) waitSlot(ctx context.Context) error {
+	told := false
+	for {
+		m.mu.Lock()
+		freed := m.slotFreed
+		m.mu.Unlock()
+		var holder Record
+		var busy bool
+		err := m.db.View(func(tx *bolt.Tx) (err error) {
+			holder, busy, err = firstOpenRecord(tx)
+			return err
+		})
+		if err != nil || !busy {
+			return err
+		}
+		if !told {
+			told = true
+			m.log.Info("waiting for the helper slot", "helper", holder.Name, "holder_job", holder.Job)
+			if notice, ok := ctx.Value(waitNoticeKey{}).(func(Record)); ok {
+				notice(holder)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the helper slot (helper %s runs for job %s until %s at the latest): %w",
+				holder.Name, holder.Job, holder.ExpiresAt.Format(time.RFC3339), context.Cause(ctx))
+		case <-freed:
+		case <-time.After(m.opt.Poll): // a record settled another way (a restart's reconcile)
+		}
+	}
 }
 
 // waitReady polls until the machine is active and an SSH session with the
@@ -418,6 +493,8 @@ func (h *Helper) expire() {
 // destroy stops a live helper: no more use, then the record's destroy.
 func (h *Helper) destroy(ctx context.Context, reason string) error {
 	h.cancel(fmt.Errorf("%w: %s", ErrReleased, reason)) // a cause set before (the budget's) wins
+	h.destroying.Lock()
+	defer h.destroying.Unlock()
 	h.mu.Lock()
 	h.gone = true
 	if h.rec.Reason == "" {
@@ -563,6 +640,10 @@ func (m *Manager) destroyRecord(ctx context.Context, name, reason string) error 
 	if !confirmedHere {
 		return nil
 	}
+	m.mu.Lock()
+	close(m.slotFreed) // wake the jobs waiting for the slot
+	m.slotFreed = make(chan struct{})
+	m.mu.Unlock()
 	if err := m.opt.Meter.Stop(ctx, rec.charge(since, end)); err != nil {
 		m.log.Error("stop helper metering", "helper", name, "err", err)
 	}

@@ -1,4 +1,4 @@
-package helper
+package helper_test
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/patchgit/patchgit/internal/budget"
+	"github.com/patchgit/patchgit/internal/helper"
+	"github.com/patchgit/patchgit/internal/helper/helpertest"
 )
 
 // manualClock is the one clock of a test's manager and ledger.
@@ -38,9 +40,9 @@ func TestBudgetMeterSettlesPerSecondWithTheMinimum(t *testing.T) {
 	defer db.Close()
 	clk := &manualClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
 	ledger := budget.NewLedger(db, budget.Caps{Hour: 100 * budget.Dollar, Day: 100 * budget.Dollar}, clk.now, nil)
-	meter, err := NewBudgetMeter(ledger, 10*time.Minute)
+	meter, err := helper.NewBudgetMeter(ledger, 10*time.Minute)
 	must(t, err)
-	m := testManager(t, db, log, &Local{Dir: t.TempDir(), PriceHourly: pricey}, meter, clk.now)
+	m := testManager(t, db, log, &helper.Local{Dir: t.TempDir(), PriceHourly: pricey}, meter, clk.now)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		ran  time.Duration
@@ -49,7 +51,7 @@ func TestBudgetMeterSettlesPerSecondWithTheMinimum(t *testing.T) {
 		{95*time.Second + 300*time.Millisecond, 960_000}, // 96 started seconds at $0.01
 		{10 * time.Second, 600_000},                      // the 60 s minimum
 	} {
-		h, err := m.Acquire(ctx, "job-7", Need{})
+		h, err := m.Acquire(ctx, "job-7", helper.Need{})
 		must(t, err)
 		st, _ := ledger.Status()
 		if st.Hour.Reserved != 6*budget.Dollar { // the first slice: 10 minutes
@@ -76,38 +78,38 @@ func TestBudgetMeterSettlesPerSecondWithTheMinimum(t *testing.T) {
 // request runs, on a size above the allow-list too, metered against the
 // approval.
 func TestBudgetMeterRefusedStartCreatesNothingUnlessApproved(t *testing.T) {
-	h := newDOHarness(t)
+	h := helpertest.NewDOHarness(t)
 	db, log := openStore(t, t.TempDir())
 	defer db.Close()
 	ledger := budget.NewLedger(db, budget.Caps{Hour: 5_000, Day: 5_000}, nil, nil) // below the $0.01 minimum
-	meter, err := NewBudgetMeter(ledger, 10*time.Minute)
+	meter, err := helper.NewBudgetMeter(ledger, 10*time.Minute)
 	must(t, err)
 	approved := false
-	opt := Options{Instance: "test", Audit: log, Meter: meter, TTL: time.Hour, ReadyTimeout: 20 * time.Second,
+	opt := helper.Options{Instance: "test", Audit: log, Meter: meter, TTL: time.Hour, ReadyTimeout: 20 * time.Second,
 		Poll: 20 * time.Millisecond, ConfirmFor: 10 * time.Second, Logger: testLogger(t),
 		JobSpend: func(job string) (string, bool) { return "proposal-" + job, approved }}
-	m, err := NewManager(db, h.provider(), opt)
+	m, err := helper.NewManager(db, h.Provider(t.TempDir()), opt)
 	must(t, err)
 	ctx := context.Background()
 
-	_, err = m.Acquire(ctx, "job-1", Need{MemoryMB: 2048})
+	_, err = m.Acquire(ctx, "job-1", helper.Need{MemoryMB: 2048})
 	var ce *budget.CapError
 	if !errors.As(err, &ce) || ce.Window != "hour" || !strings.Contains(err.Error(), "raise budget.hourly_cap") {
 		t.Fatalf("err = %v, want the hourly cap's refusal", err)
 	}
-	if h.fake.created != 0 || h.fake.count("POST /v2/droplets") != 0 {
+	if h.Fake.Created() != 0 || h.Fake.Count("POST /v2/droplets") != 0 {
 		t.Fatal("a refused start created a droplet")
 	}
 	if st, _ := ledger.Status(); st.Hour.Spent != 0 || st.Hour.Reserved != 0 {
 		t.Fatalf("a refused start left %+v in the ledger", st.Hour)
 	}
-	if recs, _ := Records(db, false); len(recs) != 0 {
+	if recs, _ := helper.Records(db, false); len(recs) != 0 {
 		t.Fatalf("open records %+v", recs)
 	}
 
 	// Above the allow-list: the decision carries its money.
-	_, err = m.Acquire(ctx, "job-1", Need{MemoryMB: 8192})
-	var ae *ApprovalError
+	_, err = m.Acquire(ctx, "job-1", helper.Need{MemoryMB: 8192})
+	var ae *helper.ApprovalError
 	if !errors.As(err, &ae) || ae.PriceHourly != 71_430 || ae.Cost != 71_430 {
 		t.Fatalf("err = %v, want an approval decision at $0.07143/h, at most $0.07143 for the 1 h TTL", err)
 	}
@@ -117,7 +119,7 @@ func TestBudgetMeterRefusedStartCreatesNothingUnlessApproved(t *testing.T) {
 	must(t, db.Update(func(tx *bolt.Tx) error {
 		return ledger.ApproveTx(tx, budget.Approval{Proposal: "proposal-job-1", Amount: budget.Dollar, Actor: "test"})
 	}))
-	hp, err := m.Acquire(ctx, "job-1", Need{MemoryMB: 8192})
+	hp, err := m.Acquire(ctx, "job-1", helper.Need{MemoryMB: 8192})
 	must(t, err)
 	if r := hp.Record(); r.Size != "s-4vcpu-8gb" || !r.Approved || r.Proposal != "proposal-job-1" {
 		t.Fatalf("record %+v, want the approved larger size", r)
@@ -131,40 +133,65 @@ func TestBudgetMeterRefusedStartCreatesNothingUnlessApproved(t *testing.T) {
 		t.Fatalf("settled %s, want the $0.01 minimum", got)
 	}
 	approved = false
-	if _, err := m.Acquire(ctx, "job-2", Need{MemoryMB: 2048}); !errors.Is(err, budget.ErrOverCap) {
+	if _, err := m.Acquire(ctx, "job-2", helper.Need{MemoryMB: 2048}); !errors.Is(err, budget.ErrOverCap) {
 		t.Fatalf("after the approved job, an unapproved start: %v, want the cap's refusal", err)
 	}
 }
 
-// A second helper while one runs needs approval; approved, it runs beside
-// the first (which keeps the slot), and an unapproved third still waits
-// for both to be gone.
-func TestApprovedSecondHelper(t *testing.T) {
+// A second helper while one runs is not asked for: the job waits for the
+// slot (told once, with the holder), and gets it when the first is gone.
+// With the job's spend approved it runs beside the first (which keeps the
+// slot), and an unapproved third waits for both to be gone.
+func TestSecondHelperWaitsForTheSlotUnlessApproved(t *testing.T) {
 	db, log := openStore(t, t.TempDir())
 	defer db.Close()
 	approved := map[string]bool{"job-2": true}
-	m, err := NewManager(db, &Local{Dir: t.TempDir(), PriceHourly: pricey}, Options{Instance: "test", Audit: log,
-		TTL: time.Hour, Poll: 20 * time.Millisecond, Logger: testLogger(t),
+	m, err := helper.NewManager(db, &helper.Local{Dir: t.TempDir(), PriceHourly: pricey}, helper.Options{Instance: "test", Audit: log,
+		TTL: time.Hour, Poll: time.Minute, Logger: testLogger(t), // only the freed slot wakes a waiter here
 		JobSpend: func(job string) (string, bool) { return "p-" + job, approved[job] }})
 	must(t, err)
 	ctx := context.Background()
-	h1, err := m.Acquire(ctx, "job-1", Need{})
+	h1, err := m.Acquire(ctx, "job-1", helper.Need{})
 	must(t, err)
-	_, err = m.Acquire(ctx, "job-3", Need{})
-	var ae *ApprovalError
-	if !errors.As(err, &ae) || ae.PriceHourly != pricey || ae.Cost != pricey || !strings.Contains(err.Error(), "a second helper needs approval") {
-		t.Fatalf("unapproved second helper: %v, want an approval decision costing at most $36 (1 h TTL)", err)
+
+	type result struct {
+		h   *helper.Helper
+		err error
 	}
-	h2, err := m.Acquire(ctx, "job-2", Need{})
+	waiters := make(chan helper.Record, 4)
+	acquire := func(job string) chan result {
+		got := make(chan result, 1)
+		wctx := helper.WithWaitNotice(ctx, func(holder helper.Record) { waiters <- holder })
+		go func() { h, err := m.Acquire(wctx, job, helper.Need{}); got <- result{h, err} }()
+		return got
+	}
+	third := acquire("job-3")
+	if holder := <-waiters; holder.Job != "job-1" {
+		t.Fatalf("job-3 was told it waits for %+v, want job-1's helper", holder)
+	}
+	h2, err := m.Acquire(ctx, "job-2", helper.Need{}) // approved: beside the first, at once
 	must(t, err)
 	must(t, h1.Release(ctx))
-	if _, err := m.Acquire(ctx, "job-3", Need{}); !errors.Is(err, ErrApprovalNeeded) {
-		t.Fatalf("a third helper while the approved second runs: %v, want approval needed", err)
+	select {
+	case r := <-third:
+		t.Fatalf("job-3 got a helper while the approved second still runs: %+v %v", r.h, r.err)
+	case <-time.After(200 * time.Millisecond):
 	}
 	must(t, h2.Release(ctx))
-	h3, err := m.Acquire(ctx, "job-3", Need{})
-	must(t, err)
-	must(t, h3.Release(ctx))
+	var r result
+	select {
+	case r = <-third:
+	case <-time.After(10 * time.Second):
+		t.Fatal("job-3 still waits after both helpers are gone")
+	}
+	must(t, r.err)
+	if r.h.Record().Job != "job-3" {
+		t.Fatalf("job-3 got %+v", r.h.Record())
+	}
+	must(t, r.h.Release(ctx))
+	if recs, _ := helper.Records(db, false); len(recs) != 0 {
+		t.Fatalf("open records left: %+v", recs)
+	}
 }
 
 // The cap test: a helper whose metered cost reaches the hourly cap after a
@@ -178,12 +205,8 @@ func TestApprovedSecondHelper(t *testing.T) {
 // (settled + next slice > $2.50), with about 60 s (3 real seconds) still
 // reserved to destroy the helper in.
 func TestCapStopsTheHelperBeforeItIsCrossed(t *testing.T) {
-	h := newDOHarness(t)
-	h.fake.mu.Lock()
-	for _, s := range h.fake.sizes {
-		s["price_hourly"] = 36.0 // a pricey catalog, so the cap comes in seconds
-	}
-	h.fake.mu.Unlock()
+	h := helpertest.NewDOHarness(t)
+	h.Fake.SetHourlyPrice(36) // a pricey catalog, so the cap comes in seconds
 	db, log := openStore(t, t.TempDir())
 	defer db.Close()
 	const speed = 20
@@ -192,14 +215,14 @@ func TestCapStopsTheHelperBeforeItIsCrossed(t *testing.T) {
 	hourCap := budget.Micros(2_500_000)
 	ledger := budget.NewLedger(db, budget.Caps{Hour: hourCap, Day: 100 * budget.Dollar}, now, nil)
 	slice := 2 * time.Minute
-	meter, err := NewBudgetMeter(ledger, slice)
+	meter, err := helper.NewBudgetMeter(ledger, slice)
 	must(t, err)
-	m, err := NewManager(db, h.provider(), Options{Instance: "test", Audit: log, Meter: meter, TTL: time.Hour,
+	m, err := helper.NewManager(db, h.Provider(t.TempDir()), helper.Options{Instance: "test", Audit: log, Meter: meter, TTL: time.Hour,
 		ReadyTimeout: 20 * time.Second, Poll: 20 * time.Millisecond, ConfirmFor: 10 * time.Second, Now: now,
 		ExtendEvery: slice / 2 / speed, Logger: testLogger(t)})
 	must(t, err)
 	ctx := context.Background()
-	hp, err := m.Acquire(ctx, "job-9", Need{MemoryMB: 2048})
+	hp, err := m.Acquire(ctx, "job-9", helper.Need{MemoryMB: 2048})
 	must(t, err)
 	if hp.Record().PriceHourly != pricey {
 		t.Fatalf("price %s, want $36.00/h from the API", hp.Record().PriceHourly)
@@ -215,24 +238,24 @@ func TestCapStopsTheHelperBeforeItIsCrossed(t *testing.T) {
 		t.Fatal("the command was not stopped within 30 s (10 simulated minutes)")
 	}
 	want := "the helper was stopped: the hourly cap $2.50 would be crossed; nothing was pushed; raise budget.hourly_cap or wait"
-	if !errors.Is(err2, ErrStopped) || !errors.Is(err2, budget.ErrStopMetering) || !errors.Is(err2, budget.ErrOverCap) ||
+	if !errors.Is(err2, helper.ErrStopped) || !errors.Is(err2, budget.ErrStopMetering) || !errors.Is(err2, budget.ErrOverCap) ||
 		!strings.Contains(err2.Error(), want) {
 		t.Fatalf("the job's error: %v\nwant one that says %q", err2, want)
 	}
-	if cause := context.Cause(hp.Context()); !errors.Is(cause, ErrStopped) {
+	if cause := context.Cause(hp.Context()); !errors.Is(cause, helper.ErrStopped) {
 		t.Fatalf("the helper's context ended with %v, want the budget's stop", cause)
 	}
 	// Destroyed (the command was stopped first; the destroy follows at
 	// once), confirmed, and in time.
-	var r Record
-	for deadline := time.Now().Add(10 * time.Second); r.State != StateDestroyed && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		recs, _ := Records(db, true)
+	var r helper.Record
+	for deadline := time.Now().Add(10 * time.Second); r.State != helper.StateDestroyed && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		recs, _ := helper.Records(db, true)
 		r = recs[0]
 	}
-	if n := len(h.fake.alive()); n != 0 {
+	if n := len(h.Fake.Alive()); n != 0 {
 		t.Fatalf("%d droplets alive after the budget's stop", n)
 	}
-	if r.State != StateDestroyed || !strings.HasPrefix(r.Reason, "budget stop: "+want) {
+	if r.State != helper.StateDestroyed || !strings.HasPrefix(r.Reason, "budget stop: "+want) {
 		t.Fatalf("record %s %q, want destroyed with the budget's reason", r.State, r.Reason)
 	}
 	ran := r.DestroyedAt.Sub(r.StartedAt)
@@ -263,11 +286,11 @@ func TestCapStopsTheHelperBeforeItIsCrossed(t *testing.T) {
 		t.Fatalf("destroyed entry %v", e.Data)
 	}
 	// The job's next use says the same.
-	if err := hp.Run(ctx, "true", nil, nil); !errors.Is(err, ErrReleased) || !strings.Contains(err.Error(), want) {
+	if err := hp.Run(ctx, "true", nil, nil); !errors.Is(err, helper.ErrReleased) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("use after the stop: %v", err)
 	}
 	must(t, db.View(func(tx *bolt.Tx) error {
-		if holder := slotHolder(tx); holder != "" {
+		if holder := helper.SlotHolder(tx); holder != "" {
 			t.Errorf("the slot is still held by %s", holder)
 		}
 		return nil
@@ -285,16 +308,16 @@ func TestApprovedHelperStopsAtTheApprovedAmount(t *testing.T) {
 	must(t, db.Update(func(tx *bolt.Tx) error {
 		return ledger.ApproveTx(tx, budget.Approval{Proposal: "p-1", Amount: 1_500_000, Actor: "test"})
 	}))
-	meter, err := NewBudgetMeter(ledger, time.Minute)
+	meter, err := helper.NewBudgetMeter(ledger, time.Minute)
 	must(t, err)
 	dir := t.TempDir()
-	m, err := NewManager(db, &Local{Dir: dir, PriceHourly: pricey}, Options{Instance: "test", Audit: log,
+	m, err := helper.NewManager(db, &helper.Local{Dir: dir, PriceHourly: pricey}, helper.Options{Instance: "test", Audit: log,
 		Meter: meter, TTL: time.Hour, Poll: 20 * time.Millisecond, Now: clk.now, Logger: testLogger(t),
 		ExtendEvery: time.Hour, // extended by the test's Reconcile calls, on the test's clock
 		JobSpend:    func(string) (string, bool) { return "p-1", true }})
 	must(t, err)
 	ctx := context.Background()
-	h, err := m.Acquire(ctx, "job-1", Need{})
+	h, err := m.Acquire(ctx, "job-1", helper.Need{})
 	must(t, err)
 	runErr := make(chan error, 1)
 	go func() { runErr <- h.Run(ctx, "sleep 60", nil, nil) }()
@@ -311,13 +334,13 @@ func TestApprovedHelperStopsAtTheApprovedAmount(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the command on the local helper was not stopped")
 	}
-	if !errors.Is(err, ErrStopped) || !errors.Is(err, budget.ErrOverApproval) || !strings.Contains(err.Error(), want) {
+	if !errors.Is(err, helper.ErrStopped) || !errors.Is(err, budget.ErrOverApproval) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("the job's error %v, want %q", err, want)
 	}
 	if got := helperSpend(t, ledger, h.Record().Name); got > 1_500_000 || got == 0 {
 		t.Fatalf("settled %s against an approval of $1.50", got)
 	}
-	if ms, _ := (&Local{Dir: dir}).ListByTag(ctx, m.InstanceTag()); len(ms) != 0 {
+	if ms, _ := (&helper.Local{Dir: dir}).ListByTag(ctx, m.InstanceTag()); len(ms) != 0 {
 		t.Fatalf("the local helper was not destroyed: %+v", ms)
 	}
 }
@@ -332,15 +355,15 @@ func TestBudgetMeterAfterARestart(t *testing.T) {
 	clk := &manualClock{t: time.Now().UTC()}
 	ledger := budget.NewLedger(db, budget.Caps{Hour: 100 * budget.Dollar, Day: 100 * budget.Dollar}, clk.now, nil)
 	ctx := context.Background()
-	charge := func(name string) Charge {
-		return Charge{Helper: name, Job: "job-1", Size: "s", PriceHourly: pricey, At: clk.now()}
+	charge := func(name string) helper.Charge {
+		return helper.Charge{Helper: name, Job: "job-1", Size: "s", PriceHourly: pricey, At: clk.now()}
 	}
-	dead, err := NewBudgetMeter(ledger, 10*time.Minute) // the process that died
+	dead, err := helper.NewBudgetMeter(ledger, 10*time.Minute) // the process that died
 	must(t, err)
 	for _, name := range []string{"short", "long", "never"} {
 		must(t, dead.Start(ctx, charge(name)))
 	}
-	restarted, err := NewBudgetMeter(ledger, 10*time.Minute)
+	restarted, err := helper.NewBudgetMeter(ledger, 10*time.Minute)
 	must(t, err)
 	created := clk.now()
 	clk.advance(3 * time.Hour) // down for hours; the long one ran all along

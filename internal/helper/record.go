@@ -108,6 +108,16 @@ func Records(db *store.DB, all bool) ([]Record, error) {
 // cost is what a helper that ran from start to end costs under
 // DigitalOcean's per-second billing: at least 60 s and at least $0.01
 // (the budget's one pricing rule for every helper).
+// Cost is what the helper cost from its create to its confirmed destroy
+// (per second, with the minimum charge); 0 until it is destroyed, or if
+// it never was created.
+func (r Record) Cost() budget.Micros {
+	if r.State != StateDestroyed {
+		return 0
+	}
+	return cost(r.Size, r.PriceHourly, r.StartedAt, r.DestroyedAt)
+}
+
 func cost(size string, priceHourly budget.Micros, start, end time.Time) budget.Micros {
 	if start.IsZero() {
 		return 0

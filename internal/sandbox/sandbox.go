@@ -60,27 +60,6 @@ type Result struct {
 	Refused       bool // Failure is admission's: the patch broke a rule or did not parse
 }
 
-// Summary is what the risk and confidence scores read from a Result.
-type Summary struct {
-	Verified              bool
-	ChecksRun, ChecksPass int
-	TimedOut              bool
-	Mode                  string
-	TouchesChecks         int
-}
-
-// Summary condenses the result.
-func (r Result) Summary() Summary {
-	s := Summary{Verified: r.Failure == "" && r.Diff != nil, ChecksRun: len(r.Checks), Mode: r.Mode, TouchesChecks: len(r.TouchesChecks)}
-	for _, c := range r.Checks {
-		if c.Passed {
-			s.ChecksPass++
-		}
-		s.TimedOut = s.TimedOut || c.TimedOut
-	}
-	return s
-}
-
 // Sandbox owns root/work (one directory per Verify) and root/cache (Go's
 // caches, one directory per repository).
 type Sandbox struct {

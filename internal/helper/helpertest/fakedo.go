@@ -4,15 +4,19 @@
 // OpenSSH sshd on loopback that plays a booted droplet with the host key
 // cloud-init would install from the user data.
 //
-// internal/helper's own tests keep their in-package copy (they cannot
-// import this package, which imports helper).
+// internal/helper's own tests use it too, from the external package
+// helper_test.
 package helpertest
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,10 +44,16 @@ type FakeDO struct {
 	created  int
 	// newReads is how many reads a droplet stays "new".
 	newReads int
+	sizes    []map[string]any // this fake's catalog (SetHourlyPrice)
 	// OnActive plays cloud-init: it gets the user data and returns the
 	// address the droplet answers SSH on.
 	OnActive func(d *Droplet) string
 	OnDelete func(d *Droplet)
+	// onCreate runs after a droplet is stored, before the answer is sent
+	// (SetOnCreate); lostCreates creates are made but answered with a 502,
+	// the answer lost on the way (LoseCreates).
+	onCreate    func(d *Droplet)
+	lostCreates int
 }
 
 type Droplet struct {
@@ -76,11 +86,79 @@ type fault struct {
 	status, count  int
 }
 
-func NewFakeDO(t testing.TB) *FakeDO {
+// NewFakeDO serves the fake API over plain HTTP on loopback (for clients
+// in the test process).
+func NewFakeDO(t testing.TB) *FakeDO { return newFakeDO(t, false) }
+
+// NewFakeDOTLS serves it over HTTPS, as the real API is, for a daemon in
+// another process: hand it CAFile through SSL_CERT_FILE.
+func NewFakeDOTLS(t testing.TB) *FakeDO { return newFakeDO(t, true) }
+
+func newFakeDO(t testing.TB, tls bool) *FakeDO {
 	f := &FakeDO{t: t, Token: "dop_v1_test-token", nextID: 1000, droplets: map[int]*Droplet{}, newReads: 2}
-	f.Srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	for _, s := range fakeSizes {
+		f.sizes = append(f.sizes, maps.Clone(s))
+	}
+	if tls {
+		f.Srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
+	} else {
+		f.Srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	}
 	t.Cleanup(f.Srv.Close)
 	return f
+}
+
+// CAFile writes the TLS server's certificate (its own CA) as PEM and
+// returns the file's path: SSL_CERT_FILE for a Go process on Linux.
+func (f *FakeDO) CAFile() string {
+	if f.Srv.TLS == nil {
+		f.t.Fatal("CAFile: the fake API serves plain HTTP (use NewFakeDOTLS)")
+	}
+	path := filepath.Join(f.t.TempDir(), "fake-do-ca.pem")
+	raw := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.Srv.Certificate().Raw})
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+	return path
+}
+
+// SetHourlyPrice prices every size of the catalog at hourly dollars (a
+// pricey catalog brings a cap within seconds).
+func (f *FakeDO) SetHourlyPrice(hourly float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range f.sizes {
+		s["price_hourly"] = hourly
+	}
+}
+
+// SetOnCreate runs fn after a droplet is stored, before the answer is sent
+// (with the fake's lock held: fn must not call the fake).
+func (f *FakeDO) SetOnCreate(fn func(d *Droplet)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.onCreate = fn
+}
+
+// LoseCreates makes the next n creates happen but answers them with a 502.
+func (f *FakeDO) LoseCreates(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lostCreates = n
+}
+
+// Created is how many droplets were created.
+func (f *FakeDO) Created() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.created
+}
+
+// AddDroplet puts a droplet on the account as if someone else made it.
+func (f *FakeDO) AddDroplet(d Droplet) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.droplets[d.ID] = &d
 }
 
 // Fail answers the next count requests matching method and path prefix
@@ -157,7 +235,7 @@ func (f *FakeDO) serve(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/v2/")
 	switch {
 	case r.Method == "GET" && path == "sizes":
-		f.writeJSON(w, 200, map[string]any{"sizes": fakeSizes, "links": map[string]any{}, "meta": map[string]any{"total": len(fakeSizes)}})
+		f.writeJSON(w, 200, map[string]any{"sizes": f.sizes, "links": map[string]any{}, "meta": map[string]any{"total": len(f.sizes)}})
 	case r.Method == "GET" && strings.HasPrefix(path, "account/keys/"):
 		fp := strings.TrimPrefix(path, "account/keys/")
 		for _, k := range f.keys {
@@ -193,7 +271,7 @@ func (f *FakeDO) serve(w http.ResponseWriter, r *http.Request) {
 			f.errorJSON(w, 422, "unprocessable_entity", "name, region and size are required")
 			return
 		}
-		if !slices.ContainsFunc(fakeSizes, func(s map[string]any) bool { return s["slug"] == req.Size }) {
+		if !slices.ContainsFunc(f.sizes, func(s map[string]any) bool { return s["slug"] == req.Size }) {
 			f.errorJSON(w, 422, "unprocessable_entity", "You specified an invalid size for Droplet creation.")
 			return
 		}
@@ -206,6 +284,14 @@ func (f *FakeDO) serve(w http.ResponseWriter, r *http.Request) {
 		d := &Droplet{ID: f.nextID, Name: req.Name, Size: req.Size, Region: req.Region, Image: fmt.Sprint(req.Image),
 			Tags: req.Tags, UserData: req.UserData, SSHKeys: keys, Status: "new"}
 		f.droplets[d.ID] = d
+		if f.onCreate != nil {
+			f.onCreate(d)
+		}
+		if f.lostCreates > 0 {
+			f.lostCreates--
+			f.errorJSON(w, 502, "bad_gateway", "Bad Gateway")
+			return
+		}
 		f.writeJSON(w, 202, map[string]any{"droplet": f.dropletJSON(d),
 			"links": map[string]any{"actions": []map[string]any{{"id": d.ID * 10, "rel": "create", "href": f.Srv.URL + "/v2/actions/" + strconv.Itoa(d.ID*10)}}}})
 	case r.Method == "GET" && path == "droplets":

@@ -21,15 +21,24 @@ type DOHarness struct {
 	Signer ssh.Signer // the control plane's key
 	Port   int        // the helpers' sshd port (the provider's SSH port setting)
 
+	// HostKeyFor, when set, replaces the user data a droplet boots with
+	// (an impostor host).
+	HostKeyFor func(userData string) string
+
 	t     testing.TB
 	dir   string
 	mu    sync.Mutex
 	sshds map[int]*SSHD
 }
 
-// NewDOHarness starts the fake API; droplets boot on demand.
-func NewDOHarness(t testing.TB) *DOHarness {
-	h := &DOHarness{t: t, Fake: NewFakeDO(t), dir: t.TempDir(), Signer: ClientKey(t), Port: FreePort(t), sshds: map[int]*SSHD{}}
+// NewDOHarness starts the fake API (plain HTTP); droplets boot on demand.
+func NewDOHarness(t testing.TB) *DOHarness { return newDOHarness(t, NewFakeDO(t)) }
+
+// NewDOHarnessTLS is the same over HTTPS (Fake.CAFile for the client).
+func NewDOHarnessTLS(t testing.TB) *DOHarness { return newDOHarness(t, NewFakeDOTLS(t)) }
+
+func newDOHarness(t testing.TB, fake *FakeDO) *DOHarness {
+	h := &DOHarness{t: t, Fake: fake, dir: t.TempDir(), Signer: ClientKey(t), Port: FreePort(t), sshds: map[int]*SSHD{}}
 	h.Fake.OnActive = func(d *Droplet) string {
 		var authorized string
 		for _, k := range h.Fake.keys {
@@ -42,7 +51,11 @@ func NewDOHarness(t testing.TB) *DOHarness {
 		if authorized == "" {
 			t.Errorf("droplet %s was created without the registered key (%v)", d.Name, d.SSHKeys)
 		}
-		priv, _, err := helper.HostKeyFromUserData(d.UserData)
+		userData := d.UserData
+		if h.HostKeyFor != nil {
+			userData = h.HostKeyFor(userData)
+		}
+		priv, _, err := helper.HostKeyFromUserData(userData)
 		if err != nil {
 			t.Errorf("cloud-init of %s: %v", d.Name, err)
 			return ""
@@ -70,17 +83,24 @@ func (h *DOHarness) URL() string { return h.Fake.Srv.URL }
 // fake, logging in as the current user, working in remoteDir, with short
 // waits.
 func (h *DOHarness) Provider(remoteDir string) *helper.DigitalOcean {
-	client, err := helper.NewDigitalOceanClient(h.Fake.Token, h.URL())
+	return NewProvider(h.t, h.URL(), h.Fake.Token, h.Signer, h.Port, remoteDir)
+}
+
+// NewProvider is the real DigitalOcean provider through godo against the
+// API at url, logging in as the current user on port with signer, working
+// in remoteDir, with short waits.
+func NewProvider(t testing.TB, url, token string, signer ssh.Signer, port int, remoteDir string) *helper.DigitalOcean {
+	client, err := helper.NewDigitalOceanClient(token, url)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	p, err := helper.NewDigitalOcean(helper.DigitalOceanConfig{
 		Client: client, Region: "fra1", Image: "debian-12-x64",
-		SSHPort: h.Port, SSHUser: CurrentUser(h.t), RemoteDir: remoteDir, Signer: h.Signer,
+		SSHPort: port, SSHUser: CurrentUser(t), RemoteDir: remoteDir, Signer: signer,
 		Backoff: 10 * time.Millisecond, MaxWait: time.Second,
 	})
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return p
 }
