@@ -13,26 +13,20 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/patchgit/patchgit/internal/testbin"
 )
 
 // binary is the patchgit binary built once for the end-to-end tests.
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "patchgit-e2e-bin")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "patchgit")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build patchgit:", err)
+	var err error
+	if binary, err = testbin.Path(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testbin.Main(m))
 }
 
 // requireTools skips without the tools, except under CI=true where a

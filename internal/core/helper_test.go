@@ -3,11 +3,9 @@ package core_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,36 +17,14 @@ import (
 	"github.com/patchgit/patchgit/internal/helper/helpertest"
 	"github.com/patchgit/patchgit/internal/helperrun"
 	"github.com/patchgit/patchgit/internal/store"
+	"github.com/patchgit/patchgit/internal/testbin"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
 
-// patchgitBinary builds the real patchgit once: the runner uploads it to
-// the helper and runs `patchgit helper verify` there.
-func patchgitBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "patchgit-core-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "patchgit")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/patchgit/patchgit/cmd/patchgit").CombinedOutput()
-		if err != nil {
-			buildErr = err
-			binPath = string(out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build patchgit: %v\n%s", buildErr, binPath)
-	}
-	return binPath
-}
+// patchgitBinary is the real patchgit: the runner uploads it to the helper
+// and runs `patchgit helper verify` there.
+func patchgitBinary(t *testing.T) string { return testbin.MustPath(t) }
 
 // withHelpers wires a real helper.Manager over prov (made per open, since
 // the store is reopened) and the runner; need is the demo repository's.

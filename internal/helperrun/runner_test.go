@@ -22,26 +22,20 @@ import (
 	"github.com/patchgit/patchgit/internal/helperrun"
 	"github.com/patchgit/patchgit/internal/sandbox"
 	"github.com/patchgit/patchgit/internal/store"
+
+	"github.com/patchgit/patchgit/internal/testbin"
 )
 
 // binary is the real patchgit binary, built once: the runner uploads it.
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "patchgit-helperrun-bin")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "patchgit")
-	build := exec.Command("go", "build", "-o", binary, "github.com/patchgit/patchgit/cmd/patchgit")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build patchgit:", err)
+	var err error
+	if binary, err = testbin.Path(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testbin.Main(m))
 }
 
 // uploads records what was uploaded to a target.
