@@ -20,14 +20,7 @@ import (
 // binary is the patchgit binary built once for the end-to-end tests.
 var binary string
 
-func TestMain(m *testing.M) {
-	var err error
-	if binary, err = testbin.Path(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(testbin.Main(m))
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binary)) }
 
 // requireTools skips without the tools, except under CI=true where a
 // missing tool is a failure: CI must install them.

@@ -20,7 +20,7 @@ import (
 	"github.com/patchgit/patchgit/internal/testbin"
 )
 
-func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, nil)) }
 
 // patchgitBinary is the real patchgit: the runner uploads it to the helper
 // and runs `patchgit helper verify` there.

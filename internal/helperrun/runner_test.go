@@ -29,14 +29,7 @@ import (
 // binary is the real patchgit binary, built once: the runner uploads it.
 var binary string
 
-func TestMain(m *testing.M) {
-	var err error
-	if binary, err = testbin.Path(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(testbin.Main(m))
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binary)) }
 
 // uploads records what was uploaded to a target.
 type uploads struct {

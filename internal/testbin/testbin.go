@@ -33,9 +33,19 @@ func Path() (string, error) {
 	return bin, buildErr
 }
 
-// Main runs a package's tests and removes the binary afterwards; use it as
-// `func TestMain(m *testing.M) { os.Exit(testbin.Main(m)) }`.
-func Main(m *testing.M) int {
+// Main runs a package's tests and removes the binary afterwards; with a
+// non-nil path it builds the binary first and stores its path there (a
+// failed build fails the package). Use it as
+// `func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &binary)) }`.
+func Main(m *testing.M, path *string) int {
+	if path != nil {
+		p, err := Path()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		*path = p
+	}
 	code := m.Run()
 	if dir != "" {
 		os.RemoveAll(dir)
