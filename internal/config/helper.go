@@ -125,7 +125,7 @@ func (c *Config) validateHelper() []error {
 	if !remotePath.MatchString(d.WorkDir) || path.Clean(d.WorkDir) != d.WorkDir || d.WorkDir == "/" {
 		bad("helper.digitalocean.work_dir", "%q is not a clean absolute directory below / (letters, digits, . _ - /), e.g. /var/lib/patchgit-helper", d.WorkDir)
 	}
-	if d.APIURL != "" && !strings.HasPrefix(d.APIURL, "https://") && !strings.HasPrefix(d.APIURL, "http://127.0.0.1") {
+	if d.APIURL != "" && !strings.HasPrefix(d.APIURL, "https://") {
 		bad("helper.digitalocean.api_url", "%q must be https:// (the token travels with every request)", d.APIURL)
 	}
 	s := &h.SSH

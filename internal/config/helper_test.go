@@ -34,6 +34,16 @@ func TestHelperConfigValidation(t *testing.T) {
 		}
 	}
 
+	// Plain http is refused even on loopback (and a prefix is not a host).
+	for _, u := range []string{"http://127.0.0.1:8080", "http://127.0.0.1.example.com"} {
+		c = Default()
+		c.DataDir = "/srv/pg"
+		c.Helper.DigitalOcean.APIURL = u
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "must be https://") {
+			t.Errorf("api_url %s: %v", u, err)
+		}
+	}
+
 	c = Default()
 	c.DataDir = "/srv/pg"
 	if err := c.Validate(); err != nil || c.Helper.Provider != "local" {
