@@ -161,21 +161,9 @@ func operationPlan(repo RepoSpec, name string, res sandbox.Result, base, branch 
 	}
 	lines := []string{fmt.Sprintf("Run the repository operation %s (`%s`) in the sandbox at %s (no network, no credentials, the checks' limits); the diff shown is what it changed: %d file(s).",
 		name, command, shortSHA(base), len(res.Files))}
-	if res.Operation != nil {
-		if out := outputTail(res.Operation.Output, 10); out != "" {
-			lines = append(lines, fmt.Sprintf("Its output (%s, exit code %d):\n%s", res.Operation.Mode, res.Operation.ExitCode, out))
-		} else {
-			lines = append(lines, fmt.Sprintf("It printed nothing (%s, exit code %d).", res.Operation.Mode, res.Operation.ExitCode))
-		}
+	if op := res.Operation; op != nil {
+		lines = append(lines, fmt.Sprintf("It ran under %s in %s and exited %d; its output is kept with the revision (Operation).",
+			op.Mode, op.Duration.Round(time.Millisecond), op.ExitCode))
 	}
 	return append(lines, goLines(repo, base, branch)...)
-}
-
-// outputTail is the last maxLines lines of out.
-func outputTail(out string, maxLines int) string {
-	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	if len(lines) > maxLines {
-		lines = append([]string{fmt.Sprintf("[… %d earlier lines]", len(lines)-maxLines)}, lines[len(lines)-maxLines:]...)
-	}
-	return strings.Join(lines, "\n")
 }
