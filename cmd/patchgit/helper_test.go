@@ -80,6 +80,14 @@ func TestHelperVerifyCommand(t *testing.T) {
 		t.Fatalf("failing diff: exit %d, result %+v, stderr %s", code, res, stderr)
 	}
 
+	// A repository-wide operation: the JSON request's "command" runs there.
+	op := helperrun.NewRequest("try", sandbox.Request{Base: base, Command: "sed -i s/hello/hi/ greet.txt"}, "", sandbox.Resources{})
+	res, stderr, code = run(op)
+	if code != 0 || res.Failure != "" || res.Operation == nil || !res.Operation.Passed || !strings.Contains(string(res.Diff), "+hi") ||
+		len(res.Checks) != 1 || !res.Checks[0].Passed {
+		t.Fatalf("operation: exit %d, result %+v, stderr %s", code, res, stderr)
+	}
+
 	// Nothing of a run stays behind in the work directory but the sandbox.
 	entries, _ := os.ReadDir(filepath.Join(work, "mirrors"))
 	for _, e := range entries {
@@ -92,6 +100,8 @@ func TestHelperVerifyCommand(t *testing.T) {
 	wrongBase.Base = strings.Repeat("a", 40)
 	noChange := request("")
 	noChange.Diff = nil
+	diffAndCommand := request("x")
+	diffAndCommand.Command = "true"
 	for name, tc := range map[string]struct {
 		req  any
 		want string
@@ -101,6 +111,7 @@ func TestHelperVerifyCommand(t *testing.T) {
 		"short base":    {[]byte(`{"version":1,"repo":"try","base":"main","diff":"eA=="}`), `base "main" is not a full commit id`},
 		"no change":     {noChange, "no change to verify"},
 		"other base":    {wrongBase, "the bundle holds " + base},
+		"two changes":   {diffAndCommand, "give one of diff, edits or command"},
 	} {
 		_, stderr, code := run(tc.req)
 		if code != 2 || !strings.Contains(stderr, tc.want) {

@@ -127,7 +127,7 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon 
 			local[r.Name] = r.URL
 		}
 		specs = append(specs, core.RepoSpec{
-			Repo:      core.Repo{Name: r.Name, BaseBranch: r.BaseBranch, Forge: r.Forge, Checks: r.Checks},
+			Repo:      core.Repo{Name: r.Name, BaseBranch: r.BaseBranch, Forge: r.Forge, Checks: r.Checks, Operations: r.Operations},
 			URL:       r.URL,
 			MirrorDir: dataPath(cfg, filepath.Join("mirrors", r.Name+".git")),
 			Helper:    core.HelperNeed{MemoryMB: r.Helper.MemoryMB, VCPUs: r.Helper.VCPUs, Required: r.Helper.Required},

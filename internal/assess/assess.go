@@ -29,6 +29,7 @@ const (
 	SourcePastedDiff    = "pasted-diff"
 	SourceSearchReplace = "search-replace"
 	SourceModel         = "model"
+	SourceOperation     = "operation" // a configured repository-wide operation (`/run NAME`)
 )
 
 // Isolation modes that count as isolated (sandbox.ModeBwrap and
@@ -41,7 +42,7 @@ const modePlain = "plain"
 // stored score can be recomputed from the stored proposal.
 type Input struct {
 	Diff     string   // the canonical unified diff; "" when the change did not apply
-	Source   string   // SourcePastedDiff, SourceSearchReplace or SourceModel
+	Source   string   // SourcePastedDiff, SourceSearchReplace, SourceModel or SourceOperation
 	Targets  []string // the plan's target files
 	Checks   []Check  // the checks that ran, in order (they stop at the first failure)
 	Verified bool     // applied and every check passed
@@ -228,6 +229,8 @@ func confidenceFactors(in Input) []factor {
 	switch in.Source {
 	case SourcePastedDiff, SourceSearchReplace:
 		t.add("person", "a person wrote the change (%s): it is its own plan", in.Source)
+	case SourceOperation:
+		t.add("operation", "a configured repository operation made the change: the command is its own plan")
 	case SourceModel:
 		planFactors(t, in)
 		modelSelf(t, in.ModelConfidence)

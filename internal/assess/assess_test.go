@@ -117,6 +117,8 @@ func TestFactors(t *testing.T) {
 		}, 1, 85, "+0 the checks ran in mode helper"},
 		{"search/replace", func(in *Input) { in.Source = SourceSearchReplace }, 1, 90,
 			"+25 a person wrote the change (search-replace): it is its own plan"},
+		{"operation", func(in *Input) { in.Source, in.Targets = SourceOperation, nil }, 1, 90,
+			"+25 a configured repository operation made the change: the command is its own plan"},
 		{"model, plan agrees", func(in *Input) { in.Source = SourceModel }, 1, 20 + 40 + 5 + 15,
 			"+15 the diff touches exactly the plan's 1 target file"},
 		{"model, planned file not changed", func(in *Input) {

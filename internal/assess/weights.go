@@ -34,7 +34,11 @@ const (
 //     checks passing is the strongest evidence (40); a change that applied
 //     cleanly earns a base (20); a change a person wrote is its own plan (25),
 //     where a model's change earns its 25 from the plan and diff agreeing (15)
-//     and its own assessment (-10..+10). A failed check costs 30 on top of
+//     and its own assessment (-10..+10). A repository operation (a command
+//     the operator configured, run by `/run NAME`) earns the person's 25: it
+//     does exactly what was asked, deterministically; its reach (often many
+//     files) is priced by the size factors of risk, not by a factor of its own.
+//     A failed check costs 30 on top of
 //     the 40 not earned, which puts any such change under LowConfidenceBelow;
 //     unisolated checks are worth less than isolated ones.
 //
@@ -68,11 +72,12 @@ var Weights = []Weight{
 	{ForConfidence, "unisolated", -10, 0, "the checks ran unisolated (plain): the host can sway their result"},
 	{ForConfidence, "isolation-other", 0, 0, "the checks ran in another mode (a remote runner, say): no points either way"},
 	{ForConfidence, "person", 25, 0, "a person wrote the change (pasted diff or search/replace blocks): it is its own plan"},
+	{ForConfidence, "operation", 25, 0, "a repository operation the operator configured made the change (`/run NAME`): the command is its own plan, and the diff is exactly what it wrote"},
 	{ForConfidence, "plan-agrees", 15, 0, "a model's change touches exactly the plan's target files"},
 	{ForConfidence, "plan-missed", -5, -15, "per planned target file the model's diff does not touch"},
 	{ForConfidence, "plan-extra", -5, -15, "per file the model's diff touches that the plan did not name"},
 	{ForConfidence, "model-self", 1, 10, "per 5 points the model's own assessment A (0..100) lies above 50, minus below: (A-50)/5, from -10 to +10"},
-	{ForConfidence, "source-unknown", 0, 0, "the change's source is neither a person nor a model: no points either way"},
+	{ForConfidence, "source-unknown", 0, 0, "the change's source is neither a person, a model nor an operation: no points either way"},
 	{ForConfidence, "not-applied", 0, 0, "the change did not apply in the sandbox (the only factor then)"},
 }
 

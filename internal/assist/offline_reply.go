@@ -28,6 +28,8 @@ Paste either:
 
 An empty SEARCH part creates a new file; several blocks may follow one another.
 
+Or run a repository-wide operation the operator configured (formatting, go mod tidy): /run lists them.
+
 Model providers are not configured; see docs/configuration.md.
 `)
 	return b.String()

@@ -137,6 +137,9 @@ type Repo struct {
 	AutoMerge bool `yaml:"auto_merge"`
 	// Helper is what the checks need from a helper machine: config/helper.go.
 	Helper RepoHelper `yaml:"helper"`
+	// Operations are repository-wide commands a person may run by name
+	// (`/run NAME` in the chat), e.g. {fmt: "gofmt -w ."}: config/operations.go.
+	Operations map[string]string `yaml:"operations,omitempty"`
 }
 
 // Forges PatchGit can open pull requests on.

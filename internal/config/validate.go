@@ -141,6 +141,9 @@ func (c *Config) validateRepos() []error {
 		for _, fe := range r.Helper.validate() { // helper.go
 			bad(i, fe.Key, "%s", fe.Msg)
 		}
+		for _, fe := range validateOperations(r.Operations) { // operations.go
+			bad(i, fe.Key, "%s", fe.Msg)
+		}
 	}
 	return errs
 }

@@ -59,6 +59,30 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string) error {
 		}
 		v.Set(out) // a list in the file replaces the default list
 		return nil
+	case reflect.Map: // string keys (repos[].operations): the names are the operator's
+		if n.Kind != yaml.MappingNode {
+			return &FieldError{Key: where(), Msg: "expected a mapping of names to values (name: value)"}
+		}
+		out := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			keyNode, valNode := n.Content[i], n.Content[i+1]
+			keyPath := joinPath(path, keyNode.Value)
+			if keyNode.Kind != yaml.ScalarNode || keyNode.Value == "<<" {
+				return &FieldError{Key: fmt.Sprintf("%s (line %d)", displayPath(path), keyNode.Line), Msg: "expected a plain name as the key"}
+			}
+			if line, dup := seen[keyNode.Value]; dup {
+				return &FieldError{Key: fmt.Sprintf("%s (line %d)", keyPath, keyNode.Line), Msg: fmt.Sprintf("set twice (first on line %d)", line)}
+			}
+			seen[keyNode.Value] = keyNode.Line
+			elem := reflect.New(v.Type().Elem()).Elem()
+			if err := decodeNode(valNode, elem, keyPath); err != nil {
+				return err
+			}
+			out.SetMapIndex(reflect.ValueOf(keyNode.Value).Convert(v.Type().Key()), elem)
+		}
+		v.Set(out)
+		return nil
 	default:
 		if n.Kind != yaml.ScalarNode {
 			return &FieldError{Key: where(), Msg: "expected a single value, not a list or mapping"}

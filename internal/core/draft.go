@@ -31,7 +31,13 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 	}
 	defer c.releaseJobHelper(ctx, j) // a helper the model stages acquired (helpertier.go)
 	var change assist.Change
-	if rev.Source == SourceModel {
+	var command string // SourceOperation: the configured command (operation.go)
+	if rev.Source == SourceOperation {
+		if command, err = operationRequest(repo, rev); err != nil {
+			return err
+		}
+		change = assist.Change{Kind: kindOperation, Title: operationNameOf(rev)}
+	} else if rev.Source == SourceModel {
 		if c.opt.Assistant == nil {
 			return &Failure{User: "this revision asks a model for the change, but no model is configured (assistant.providers); paste a unified diff or search/replace blocks instead"}
 		}
@@ -64,10 +70,16 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 			c.log.Warn("project an escalation", "job", j.ID, "err", err)
 		}
 	}
-	c.progress(j, "applying the patch in the sandbox and running the checks")
+	if change.Kind == kindOperation {
+		c.progress(j, "running operation "+change.Title+" in the sandbox, then the checks")
+	} else {
+		c.progress(j, "applying the patch in the sandbox and running the checks")
+	}
 	req := sandbox.Request{MirrorDir: repo.MirrorDir, Base: base, Checks: repo.Checks,
 		CheckTimeout: c.opt.CheckTimeout, Limits: c.opt.Limits}
 	switch change.Kind {
+	case kindOperation:
+		req.Command = command
 	case assist.KindDiff:
 		req.Diff = []byte(change.Diff)
 	case assist.KindEdits:
@@ -121,6 +133,10 @@ func (c *Core) recordDraft(j *Job, repo RepoSpec, change assist.Change, base str
 		rev.Checks = checkResults(res.Checks)
 		rev.Verified = res.Failure == ""
 		rev.Plan = append(offlinePlan(repo, change, base, p.Branch, res), updatePlan(p)...)
+		if change.Kind == kindOperation {
+			rev.Plan = append(operationPlan(repo, change.Title, res, base, p.Branch), updatePlan(p)...)
+			rev.Operation = operationRun(change.Title, res.Operation)
+		}
 		if md != nil {
 			rev.Plan = append(modelPlan(repo, md, base, p.Branch, res), updatePlan(p)...)
 			rev.Spent, rev.Questions = keepLater(md.spent, rev.Spent, md.from), nil

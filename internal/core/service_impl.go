@@ -96,7 +96,11 @@ func (c *Core) Send(_ context.Context, actor, conversationID, text string) (Mess
 	if err := c.checkInput(text); err != nil {
 		return Message{}, err
 	}
+	runArgs, isRun := parseRun(text) // `/run NAME`: a repository operation (operation.go)
 	change, parseErr := assist.Parse(text)
+	if isRun {
+		change, parseErr = assist.Change{}, nil
+	}
 	user := Message{ConversationID: conversationID, Role: RoleUser, Text: text}
 	err := c.update(func(tx *bolt.Tx, emit func(Event)) error {
 		cv, err := getConversation(tx, conversationID)
@@ -108,6 +112,12 @@ func (c *Core) Send(_ context.Context, actor, conversationID, text string) (Mess
 		}
 		emit(Event{Kind: EventMessage, ID: user.ID, ConversationID: cv.ID})
 		switch {
+		case isRun:
+			p, err := c.sendRun(tx, emit, actor, cv, text, runArgs)
+			if p != nil {
+				user.ProposalID = p.ID
+			}
+			return err
 		case parseErr != nil:
 			if _, err := c.opt.Audit.Append(tx, "message.rejected", actor, cv.ID, map[string]string{"reason": parseErr.Error()}); err != nil {
 				return err
@@ -194,6 +204,8 @@ func (c *Core) newRevision(n int, text string, change assist.Change) Revision {
 		src = "search-replace"
 	case assist.KindNone:
 		src = SourceModel
+	case kindOperation:
+		src = SourceOperation
 	}
 	return Revision{N: n, Source: src, Request: text, Created: c.now()}
 }

@@ -50,6 +50,9 @@ type Repo struct {
 	BaseBranch string   `json:"base_branch"`
 	Forge      string   `json:"forge"`  // "local", later "github", "gitea"
 	Checks     []string `json:"checks"` // shell commands run in the sandbox
+	// Operations are the repository-wide commands `/run NAME` runs
+	// (config repos[].operations), by name.
+	Operations map[string]string `json:"operations,omitempty"`
 }
 
 // Conversation is a chat about one repository; it survives restarts.
@@ -164,6 +167,9 @@ type Revision struct {
 	// EscalatedFrom is the revision whose low confidence this one
 	// redrafts (0: none).
 	EscalatedFrom int `json:"escalated_from,omitempty"`
+	// Operation is the repository-wide operation that made this revision
+	// (Source SourceOperation) and how its run went: operation.go.
+	Operation *OperationRun `json:"operation,omitempty"`
 }
 
 // AssessInput is what the risk and confidence scores read, all of it

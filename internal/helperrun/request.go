@@ -32,6 +32,7 @@ type Request struct {
 	Base         string            `json:"base"`
 	Diff         []byte            `json:"diff,omitempty"`
 	Edits        []sandbox.Edit    `json:"edits,omitempty"`
+	Command      string            `json:"command,omitempty"` // a repository-wide operation (a configured command)
 	Checks       []string          `json:"checks,omitempty"`
 	CheckSpecs   []sandbox.Check   `json:"check_specs,omitempty"`
 	Prepare      []string          `json:"prepare,omitempty"`
@@ -50,7 +51,7 @@ var (
 // repository named repo.
 func NewRequest(repo string, req sandbox.Request, isolation string, res sandbox.Resources) Request {
 	return Request{Version: Version, Repo: repo, Base: req.Base, Diff: req.Diff, Edits: req.Edits,
-		Checks: req.Checks, CheckSpecs: req.CheckSpecs, Prepare: req.Prepare, CheckTimeout: req.CheckTimeout,
+		Command: req.Command, Checks: req.Checks, CheckSpecs: req.CheckSpecs, Prepare: req.Prepare, CheckTimeout: req.CheckTimeout,
 		Limits: req.Limits, Isolation: isolation, Resources: res}
 }
 
@@ -66,10 +67,10 @@ func (r Request) Validate() error {
 		return bad("repo %q is not a repository name like demo", r.Repo)
 	case !objectID.MatchString(r.Base):
 		return bad("base %q is not a full commit id", r.Base)
-	case r.Diff != nil && r.Edits != nil:
-		return bad("give either diff or edits, not both")
-	case r.Diff == nil && r.Edits == nil:
-		return bad("there is no change to verify (no diff, no edits)")
+	case (r.Diff != nil && r.Edits != nil) || (r.Command != "" && (r.Diff != nil || r.Edits != nil)):
+		return bad("give one of diff, edits or command")
+	case r.Diff == nil && r.Edits == nil && r.Command == "":
+		return bad("there is no change to verify (no diff, no edits, no command)")
 	case r.CheckTimeout < 0:
 		return bad("check_timeout_ns is negative")
 	}
@@ -78,7 +79,7 @@ func (r Request) Validate() error {
 
 // Sandbox is r as a sandbox request on the mirror at mirrorDir.
 func (r Request) Sandbox(mirrorDir string) sandbox.Request {
-	return sandbox.Request{MirrorDir: mirrorDir, Base: r.Base, Diff: r.Diff, Edits: r.Edits, Checks: r.Checks,
+	return sandbox.Request{MirrorDir: mirrorDir, Base: r.Base, Diff: r.Diff, Edits: r.Edits, Command: r.Command, Checks: r.Checks,
 		CheckSpecs: r.CheckSpecs, Prepare: r.Prepare, CheckTimeout: r.CheckTimeout, Limits: r.Limits}
 }
 

@@ -89,6 +89,11 @@ func comparable(r sandbox.Result) sandbox.Result {
 	for i := range r.Checks {
 		r.Checks[i].Duration = 0
 	}
+	if r.Operation != nil {
+		op := *r.Operation
+		op.Duration = 0
+		r.Operation = &op
+	}
 	return r
 }
 
@@ -96,7 +101,9 @@ func comparable(r sandbox.Result) sandbox.Result {
 // its pinned host key), through the real helper.Manager: the first verify
 // uploads the binary, the second finds the same build and skips it; each
 // Result equals what sandbox.Verify gives on this machine for the same
-// request, for a change that passes and one that fails a check.
+// request, for a change that passes and one that fails a check, and for
+// repository-wide operations (Request.Command): one whose tree passes, one
+// that fails, one that changes nothing.
 func TestRunnerOverSSH(t *testing.T) {
 	ctx := context.Background()
 	hk, err := helper.NewHostKey()
@@ -129,17 +136,23 @@ func TestRunnerOverSSH(t *testing.T) {
 	runner := &helperrun.Runner{Binary: binary, Git: g}
 	checks := []string{"grep -q '^h' greet.txt", "test ! -e BROKEN"}
 
+	later := []string{"verify-*.json", "verify-*.bundle"}
 	for i, tc := range []struct {
-		name, diff  string
-		wantFailure string
-		wantUploads []string
+		name, diff, command string
+		wantFailure         string
+		wantUploads         []string
 	}{
-		{"passes", "--- a/greet.txt\n+++ b/greet.txt\n@@ -1 +1 @@\n-hello\n+hi there\n", "",
+		{"passes", "--- a/greet.txt\n+++ b/greet.txt\n@@ -1 +1 @@\n-hello\n+hi there\n", "", "",
 			[]string{"patchgit", "verify-*.json", "verify-*.bundle"}},
-		{"fails a check", "--- /dev/null\n+++ b/BROKEN\n@@ -0,0 +1 @@\n+x\n", `check "test ! -e BROKEN" failed (exit code 1)`,
-			[]string{"verify-*.json", "verify-*.bundle"}},
+		{"fails a check", "--- /dev/null\n+++ b/BROKEN\n@@ -0,0 +1 @@\n+x\n", "", `check "test ! -e BROKEN" failed (exit code 1)`, later},
+		{"operation", "", "sed -i 's/hello/hello from the operation/' greet.txt", "", later},
+		{"operation fails", "", "echo no tool >&2; exit 4", "operation \"echo no tool >&2; exit 4\" failed (exit code 4); its output ends:\nno tool", later},
+		{"operation changes nothing", "", "true", sandbox.MsgOperationChangedNothing, later},
 	} {
-		req := sandbox.Request{MirrorDir: mirror, Base: base, Diff: []byte(tc.diff), Checks: checks, CheckTimeout: time.Minute}
+		req := sandbox.Request{MirrorDir: mirror, Base: base, Command: tc.command, Checks: checks, CheckTimeout: time.Minute}
+		if tc.diff != "" {
+			req.Diff = []byte(tc.diff)
+		}
 		want, err := local.Verify(ctx, req)
 		if err != nil {
 			t.Fatal(err)
@@ -164,6 +177,12 @@ func TestRunnerOverSSH(t *testing.T) {
 		prep.Close()
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if tc.command != "" && (got.Operation == nil || got.Operation.Command != tc.command) {
+			t.Fatalf("%s: the operation did not run on the helper: %+v", tc.name, got)
+		}
+		if tc.name == "operation" && !strings.Contains(string(got.Diff), "+hello from the operation") {
+			t.Fatalf("%s: diff %s", tc.name, got.Diff)
 		}
 		if !reflect.DeepEqual(comparable(got), comparable(want)) {
 			t.Fatalf("%s: the helper's result differs from the local one:\n%+v\nwant\n%+v", tc.name, got, want)

@@ -29,13 +29,17 @@ import (
 // DefaultCheckTimeout applies when a Request sets none.
 const DefaultCheckTimeout = 10 * time.Minute
 
-// Request is one change to verify: either Diff or Edits.
+// Request is one change to verify: Diff, Edits or Command.
 type Request struct {
-	MirrorDir, Base string   // bare mirror and the commit (or ref) to start from
-	Diff            []byte   // a unified diff ...
-	Edits           []Edit   // ... or search/replace edits, applied in order
-	Checks          []string // plain commands, named "check N" (the YAML config's `checks: [cmd, ...]`)
-	CheckSpecs      []Check  // named checks with their own timeouts, run after Checks
+	MirrorDir, Base string // bare mirror and the commit (or ref) to start from
+	Diff            []byte // a unified diff ...
+	Edits           []Edit // ... or search/replace edits, applied in order ...
+	// ... or a repository-wide operation: a configured command (never chat
+	// text) run in the work tree with the checks' isolation; the change is
+	// whatever it wrote (operation.go).
+	Command    string
+	Checks     []string // plain commands, named "check N" (the YAML config's `checks: [cmd, ...]`)
+	CheckSpecs []Check  // named checks with their own timeouts, run after Checks
 	// Prepare commands run before the checks with network but no
 	// credential, writing only the repository's dependency cache.
 	Prepare      []string
@@ -54,6 +58,7 @@ type Result struct {
 	// check config, build files): the risk score counts them.
 	TouchesChecks []string
 	Prepare       []CheckResult // the prepare phase, when it ran
+	Operation     *CheckResult  // the operation's run (Request.Command), when it ran
 	Checks        []CheckResult
 	Mode          string // the isolation mode the checks ran under
 	Failure       string
@@ -145,9 +150,12 @@ func (s *Sandbox) Verify(ctx context.Context, req Request) (Result, error) {
 	lim := req.Limits.withDefaults()
 	var admitted summary
 	var err error
-	if req.Diff != nil {
+	switch {
+	case req.Command != "":
+		// Nothing to admit yet: the tree the command leaves is admitted.
+	case req.Diff != nil:
 		admitted, err = admit(req.Diff, lim)
-	} else {
+	default:
 		err = admitEdits(req.Edits, lim)
 		for _, e := range req.Edits {
 			admitted.files = append(admitted.files, e.Path)
@@ -209,13 +217,20 @@ func (s *Sandbox) Verify(ctx context.Context, req Request) (Result, error) {
 // verifyIn applies, diffs and checks in the work dir w.
 func (s *Sandbox) verifyIn(ctx context.Context, w *workDir, req Request, lim Limits, admitted summary, base string, checks []Check, prepare []string, timeout time.Duration) (Result, error) {
 	res := Result{Base: base}
-	if msg, err := s.apply(ctx, w, req, lim, admitted.files, base); err != nil || msg != "" {
-		res.Failure = msg
-		return res, err
-	}
-	if msg, err := s.canonical(ctx, w, base, lim, &res); err != nil || msg != "" {
-		res.Failure = msg
-		return res, err
+	if req.Command != "" {
+		if err := s.operate(ctx, w, req, lim, base, prepare, timeout, &res); err != nil || res.Failure != "" {
+			return res, err
+		}
+		prepare = nil // it ran before the operation
+	} else {
+		if msg, err := s.apply(ctx, w, req, lim, admitted.files, base); err != nil || msg != "" {
+			res.Failure = msg
+			return res, err
+		}
+		if msg, err := s.canonical(ctx, w, base, lim, &res); err != nil || msg != "" {
+			res.Failure = msg
+			return res, err
+		}
 	}
 	res.TouchesChecks = TouchesChecks(res.Files)
 	if len(checks) == 0 && len(prepare) == 0 {
@@ -359,10 +374,10 @@ func (r Request) validate() error {
 	switch {
 	case r.MirrorDir == "" || r.Base == "":
 		return fmt.Errorf("%w: MirrorDir and Base are required", ErrBadRequest)
-	case r.Diff != nil && r.Edits != nil:
-		return fmt.Errorf("%w: give either Diff or Edits, not both", ErrBadRequest)
-	case r.Diff == nil && r.Edits == nil:
-		return fmt.Errorf("%w: there is no change to verify (no Diff, no Edits)", ErrBadRequest)
+	case (r.Diff != nil && r.Edits != nil) || (r.Command != "" && (r.Diff != nil || r.Edits != nil)):
+		return fmt.Errorf("%w: give one of Diff, Edits or Command", ErrBadRequest)
+	case r.Diff == nil && r.Edits == nil && strings.TrimSpace(r.Command) == "":
+		return fmt.Errorf("%w: there is no change to verify (no Diff, no Edits, no Command)", ErrBadRequest)
 	}
 	return nil
 }
@@ -403,21 +418,26 @@ func (s *Sandbox) apply(ctx context.Context, w *workDir, req Request, lim Limits
 	return "", fmt.Errorf("verify: apply patch: %w", err)
 }
 
+// msgNoDifference is canonical's failure for an empty change.
+const msgNoDifference = "the change makes no difference to the files"
+
 // canonical stages everything and diffs Base against it, so the diff the
 // person sees is exactly what will be committed and always applies to
 // Base. It is admitted again: the tree, not the input, is what counts.
-func (s *Sandbox) canonical(ctx context.Context, w *workDir, base string, lim Limits, res *Result) (string, error) {
+func (s *Sandbox) canonical(ctx context.Context, w *workDir, base string, lim Limits, res *Result, gitDir ...string) (string, error) {
+	// gitDir: "--git-dir=D", "--work-tree=T" when the work tree's own .git
+	// cannot be trusted (after an operation ran there).
 	// --force: a new file that .gitignore matches is still part of the change.
-	if _, err := s.git.Run(ctx, w.repo, gitops.RunOpts{}, "add", "--all", "--force"); err != nil {
+	if _, err := s.git.Run(ctx, w.repo, gitops.RunOpts{}, append(gitDir, "add", "--all", "--force")...); err != nil {
 		return "", fmt.Errorf("verify: stage change: %w", err)
 	}
-	diff, err := s.git.Run(ctx, w.repo, gitops.RunOpts{}, "diff", "--cached", "--binary", "--no-color",
-		"--no-ext-diff", "--no-textconv", "--find-renames", "--src-prefix=a/", "--dst-prefix=b/", base, "--")
+	diff, err := s.git.Run(ctx, w.repo, gitops.RunOpts{}, append(gitDir, "diff", "--cached", "--binary", "--no-color",
+		"--no-ext-diff", "--no-textconv", "--find-renames", "--src-prefix=a/", "--dst-prefix=b/", base, "--")...)
 	if err != nil {
 		return "", fmt.Errorf("verify: compute diff: %w", err)
 	}
 	if len(diff) == 0 {
-		return "the change makes no difference to the files", nil
+		return msgNoDifference, nil
 	}
 	sum, err := admit(diff, lim)
 	if msg, ok := failure(err); ok {

@@ -42,6 +42,10 @@ type KeyMap struct {
 	// Repository picker.
 	Open  key.Binding
 	Close key.Binding
+
+	// Run is not a key but a chat command (`/run NAME`: a repository
+	// operation); it is here so help lists it. No keystroke matches it.
+	Run key.Binding
 }
 
 // DefaultKeyMap returns the app's keys.
@@ -79,6 +83,8 @@ func DefaultKeyMap() KeyMap {
 
 		Open:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")),
 		Close: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close")),
+
+		Run: key.NewBinding(key.WithKeys("/run"), key.WithHelp("/run NAME", "propose what an operation changes (/run lists them)")),
 	}
 }
 
@@ -123,6 +129,6 @@ func (h helpView) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Send, k.Newline, k.ChatUp, k.ChatDown},
 		{k.Go, k.Switch, k.NewChat, k.Repos, k.WebLink},
-		{k.Help, k.Quit},
+		{k.Help, k.Quit, k.Run},
 	}
 }

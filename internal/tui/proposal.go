@@ -151,6 +151,7 @@ func (pp *proposalPane) details() []string {
 				rows = append(rows, fmt.Sprintf("  %d. %s", i+1, clean(step)))
 			}
 		}
+		rows = append(rows, pp.operationRows(rev)...)
 		targets := make([]string, len(rev.Targets))
 		for i, t := range rev.Targets {
 			targets[i] = clean(t)
@@ -292,6 +293,37 @@ func (pp *proposalPane) executionRows(rev *core.Revision) []string {
 		rows = append(rows, "  toggle OFF  "+clean(ex.Cheaper.Summary)+" "+formatMicros(ex.Cheaper.CostMicros))
 	} else {
 		rows = append(rows, "  toggle OFF  no cheaper plan: GO returns the proposal to Draft")
+	}
+	return rows
+}
+
+// operationOutputLines is how much of a repository operation's output the
+// pane shows: its end, where a tool says what went wrong.
+const operationOutputLines = 12
+
+// operationRows show the repository operation that made the revision (`/run
+// NAME`): its command, exit code, isolation mode, and the end of its output.
+func (pp *proposalPane) operationRows(rev *core.Revision) []string {
+	op, st := rev.Operation, pp.st
+	if op == nil {
+		return nil
+	}
+	status := st.Pass.Render(fmt.Sprintf("exit %d", op.ExitCode))
+	if !op.Passed {
+		status = st.Fail.Render(fmt.Sprintf("exit %d", op.ExitCode))
+	}
+	rows := []string{st.Label.Render(fmt.Sprintf("%-11s", "Operation")) + clean(op.Name) + ": " + clean(op.Command) + "  " + status + " " + clean(op.Mode)}
+	out := strings.TrimRight(normalizeNewlines(op.Output), "\n")
+	if out == "" {
+		return append(rows, st.NotYet.Render("  (no output)"))
+	}
+	lines := strings.Split(out, "\n")
+	if len(lines) > operationOutputLines {
+		rows = append(rows, st.NotYet.Render(fmt.Sprintf("  … %d earlier lines", len(lines)-operationOutputLines)))
+		lines = lines[len(lines)-operationOutputLines:]
+	}
+	for _, l := range lines {
+		rows = append(rows, "  │ "+diffview.Printable(l))
 	}
 	return rows
 }

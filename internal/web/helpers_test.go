@@ -95,7 +95,8 @@ func newEnv(t *testing.T, opt envOptions) *env {
 		DB: db, Audit: audit.New(db, filepath.Join(e.dir, "audit.head")), Git: g, Sandbox: sb,
 		Forges: map[string]forge.Forge{"local": forge.NewLocal(db, g, map[string]string{"demo": e.bare})},
 		Repos: []core.RepoSpec{{
-			Repo:      core.Repo{Name: "demo", BaseBranch: "main", Forge: "local", Checks: []string{`test -z "$(gofmt -l .)"`}},
+			Repo: core.Repo{Name: "demo", BaseBranch: "main", Forge: "local", Checks: []string{`test -z "$(gofmt -l .)"`},
+				Operations: map[string]string{"hey": "sed -i 's/Hello, /Hey, /' greet.go && echo rewrote greet.go"}},
 			URL:       e.bare,
 			MirrorDir: filepath.Join(e.dir, "mirrors", "demo.git"),
 		}},

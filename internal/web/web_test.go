@@ -374,3 +374,42 @@ func between(s, start, end string) string {
 	before, _, _ := strings.Cut(after, end)
 	return before
 }
+
+// A repository operation's proposal page shows the command and its output.
+func TestProposalPageShowsTheOperation(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	cv, err := e.core.StartConversation(context.Background(), "alice", "demo", "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := e.core.Send(context.Background(), "alice", cv.ID, "/run hey")
+	if err != nil || m.ProposalID == "" {
+		t.Fatalf("send: %+v %v", m, err)
+	}
+	var p core.Proposal
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if p, err = e.core.Proposal(context.Background(), m.ProposalID); err != nil {
+			t.Fatal(err)
+		}
+		if p.State == core.StateProposed || p.Reason != "" || time.Now().After(deadline) {
+			break
+		}
+	}
+	if p.State != core.StateProposed {
+		t.Fatalf("proposal %s: %s", p.State, p.Reason)
+	}
+	c := e.client()
+	e.signIn(c)
+	_, body := e.do(c, "GET", "/proposals/"+p.ID, nil)
+	body = html.UnescapeString(body)
+	section := between(body, `id="operation">`, "</section>")
+	for _, want := range []string{"<code>/run hey</code> ran <code>sed -i 's/Hello, /Hey, /' greet.go && echo rewrote greet.go</code>",
+		"exit 0", `<pre class="output">rewrote greet.go`} {
+		if !strings.Contains(section, want) {
+			t.Errorf("operation section lacks %q:\n%s", want, section)
+		}
+	}
+	if !strings.Contains(body, `<span class="l add">+	return "Hey, " + name + "!"</span>`) {
+		t.Error("the page lacks the operation's diff")
+	}
+}
