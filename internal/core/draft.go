@@ -90,6 +90,9 @@ func (c *Core) runDraft(ctx context.Context, j *Job) error {
 		return &Failure{User: "the message holds no unified diff or search/replace blocks"}
 	}
 	res, err := c.verify(ctx, j, repo, "sandbox verify (draft)", req)
+	// The model stages' helper is done with: destroyed and charged before
+	// the proposal settles, so what the person sees includes its cost.
+	c.releaseJobHelper(ctx, j)
 	ae, needsApproval := asApproval(err)
 	if needsApproval || isRefusal(err) {
 		if md != nil { // the model calls were spent: keep their account
