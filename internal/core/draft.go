@@ -115,6 +115,7 @@ func (c *Core) recordDraft(j *Job, repo RepoSpec, change assist.Change, base str
 			return c.closeJob(tx, emit, j, JobDone, "superseded")
 		}
 		rev := p.Revision(j.Revision)
+		clearRemaining(rev) // the draft ends here
 		rev.BaseCommit = base
 		rev.Diff = string(res.Diff)
 		rev.Targets = res.Files

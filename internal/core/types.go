@@ -164,6 +164,10 @@ type Revision struct {
 	// EscalatedFrom is the revision whose low confidence this one
 	// redrafts (0: none).
 	EscalatedFrom int `json:"escalated_from,omitempty"`
+	// Remaining is what the model draft's stages still to run are
+	// projected to cost (plan, patch, verify), set while its draft job
+	// runs and cleared when the draft ends (remaining.go).
+	Remaining []CostLine `json:"remaining,omitempty"`
 }
 
 // AssessInput is what the risk and confidence scores read, all of it

@@ -80,13 +80,16 @@ func (pp *proposalPane) layoutDiff() {
 }
 
 // detailRows is how many rows the details may take: what the diff's
-// minDiffRows leave, but always the title, the state and the whole
-// Awaiting panel with its keys (and the cut's line), on a pane too short
-// for both the diff gives way.
+// minDiffRows leave, but always the title, the state, the job at work and
+// the whole Awaiting panel with its keys (and the cut's line), on a pane
+// too short for both the diff gives way.
 func (pp *proposalPane) detailRows() int {
-	pinned := 0
+	pinned := 2 // the title and the state
+	if pp.activeJob() != nil {
+		pinned++ // the job at work
+	}
 	if n := len(pp.awaitingRows()); n > 0 {
-		pinned = 2 + n + 1
+		pinned += n + 1
 	}
 	return min(max(1, pp.height-1-minDiffRows, pinned), max(1, pp.height-1))
 }
@@ -132,6 +135,13 @@ func (pp *proposalPane) details() []string {
 		head += st.NotYet.Render("  no revision yet")
 	}
 	rows = append(rows, head)
+	// A job at work comes right under the state, so a small pane's cut
+	// never hides what is happening now.
+	jobNow := pp.activeJob()
+	if jobNow != nil {
+		rows = append(rows, label("Job")+pp.jobText(jobNow))
+	}
+	top := len(rows)
 
 	awaiting := pp.awaitingRows()
 	rows = append(rows, awaiting...)
@@ -144,7 +154,12 @@ func (pp *proposalPane) details() []string {
 	}
 
 	rev := pp.current()
-	if rev != nil {
+	if rev != nil && (jobNow != nil || len(rev.Remaining) > 0) && notVerifiedYet(rev) {
+		// Nothing about the change is known yet: one line says what will
+		// come, so the costs of the draft at work stay in view.
+		rows = append(rows, label("Not yet")+st.NotYet.Render("plan, targets, checks, risk, confidence and GO's cost come when the draft is verified"))
+		rows = append(rows, pp.costRows(rev)...)
+	} else if rev != nil {
 		if len(rev.Plan) > 0 {
 			rows = append(rows, label("Plan"))
 			for i, step := range rev.Plan {
@@ -165,7 +180,7 @@ func (pp *proposalPane) details() []string {
 			// While the draft waits, the scores (the reasons it asks) come
 			// right after the panel, before the plan, so a small pane's cut
 			// takes the plan and the rest, never them.
-			rows = append(rows[:2+len(awaiting)], append(scores, rows[2+len(awaiting):]...)...)
+			rows = append(rows[:top+len(awaiting)], append(scores, rows[top+len(awaiting):]...)...)
 			scores = nil
 		}
 		rows = append(rows, pp.checkRows(rev)...)
@@ -174,13 +189,28 @@ func (pp *proposalPane) details() []string {
 		rows = append(rows, pp.executionRows(rev)...)
 		rows = append(rows, pp.costRows(rev)...)
 	}
-	if j := pp.job; j != nil && j.ProposalID == p.ID {
+	if j := pp.job; j != nil && j.ProposalID == p.ID && jobNow == nil {
 		rows = append(rows, label("Job")+pp.jobText(j))
 	}
 	if p.PR != nil {
 		rows = append(rows, label("PR")+fmt.Sprintf("#%d ", p.PR.Number)+st.Link.Render(clean(p.PR.URL)))
 	}
 	return rows
+}
+
+// notVerifiedYet says a revision holds nothing computed yet: no plan, no
+// diff, no checks, no scores, no priced GO (a draft at work).
+func notVerifiedYet(rev *core.Revision) bool {
+	return len(rev.Plan) == 0 && rev.Diff == "" && len(rev.Checks) == 0 && rev.Risk == nil && rev.Confidence == nil &&
+		rev.Execution == nil && len(rev.Targets) == 0
+}
+
+// activeJob is the shown proposal's job while it is queued or running.
+func (pp *proposalPane) activeJob() *core.Job {
+	if j := pp.job; j != nil && pp.p != nil && j.ProposalID == pp.p.ID && (j.State == core.JobQueued || j.State == core.JobRunning) {
+		return j
+	}
+	return nil
 }
 
 func (pp *proposalPane) stateText() string {

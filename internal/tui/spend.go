@@ -98,40 +98,64 @@ func (pp *proposalPane) panelRows(name, text string) []string {
 }
 
 // costRows break the Proposed Execution's money down: what drafting spent,
-// by stage and category, what GO is projected to cost, and the total
-// against the budget left.
+// by stage and category; while a model drafts, what its remaining stages
+// are projected to cost; once priced, what GO is projected to cost; and
+// the total against the budget left.
 func (pp *proposalPane) costRows(rev *core.Revision) []string {
-	if len(rev.Spent) == 0 && rev.Execution == nil {
+	if len(rev.Spent) == 0 && len(rev.Remaining) == 0 && rev.Execution == nil {
 		return nil
 	}
 	st := pp.st
 	label := func(s string) string { return st.Label.Render(fmt.Sprintf("%-11s", s)) }
-	line := func(l core.CostLine) string {
-		cat := l.Category
-		if cat == "" {
-			cat = "no charge"
-		}
-		return fmt.Sprintf("  %-8s %s  %s  %s", formatMicros(l.CostMicros), clean(l.Stage), st.Label.Render(clean(cat)), clean(l.What))
-	}
 	var spent int64
 	for _, l := range rev.Spent {
 		spent += l.CostMicros
 	}
-	rows := []string{label("Spent") + formatMicros(spent) + " drafting this revision"}
-	for _, l := range rev.Spent {
-		rows = append(rows, line(l))
+	head := " drafting this revision"
+	if len(rev.Remaining) > 0 {
+		head = " so far"
 	}
-	total := st.Label.Render("spent so far; ") + pp.budgetLeft(rev.Execution)
-	if ex := rev.Execution; ex != nil {
+	rows := []string{label("Spent") + formatMicros(spent) + head}
+	for _, l := range rev.Spent {
+		rows = append(rows, pp.costLine(l))
+	}
+	total, ex := spent, rev.Execution
+	word := "spent so far; "
+	if len(rev.Remaining) > 0 {
+		var remaining int64
+		for _, l := range rev.Remaining {
+			remaining += l.CostMicros
+		}
+		rows = append(rows, label("Remaining")+formatMicros(remaining)+" projected at most, for the stages still to run")
+		for _, l := range rev.Remaining {
+			rows = append(rows, pp.costLine(l))
+		}
+		total += remaining
+		word = "spent and projected; "
+	}
+	if ex != nil {
 		rows = append(rows, label("GO")+formatMicros(ex.Preferred.CostMicros)+" projected, plan "+clean(ex.Preferred.Name))
 		for _, l := range ex.Preferred.Breakdown {
-			rows = append(rows, line(l))
+			rows = append(rows, pp.costLine(l))
 		}
 		if ex.Escalation != nil && ex.Cheaper != nil {
 			rows = append(rows, fmt.Sprintf("  without approval: plan %s, %s", clean(ex.Cheaper.Name), formatMicros(ex.Cheaper.CostMicros)))
 		}
-		spent += ex.Preferred.CostMicros
-		total = st.Label.Render("with GO; ") + pp.budgetLeft(ex)
+		total += ex.Preferred.CostMicros
+		word = "with GO; "
 	}
-	return append(rows, label("Total")+formatMicros(spent)+" "+total)
+	text := formatMicros(total) + " " + st.Label.Render(word) + pp.budgetLeft(ex)
+	if len(rev.Remaining) > 0 && pp.budget != nil && total-spent > int64(pp.budget.Hour.Remaining) {
+		text += st.Confirm.Render(" · more than this hour has left: a stage that does not fit asks for approval")
+	}
+	return append(rows, label("Total")+text)
+}
+
+// costLine is one stage of a cost breakdown: amount, stage, category, what.
+func (pp *proposalPane) costLine(l core.CostLine) string {
+	cat := l.Category
+	if cat == "" {
+		cat = "no charge"
+	}
+	return fmt.Sprintf("  %-8s %-6s  %s  %s", formatMicros(l.CostMicros), clean(l.Stage), pp.st.Label.Render(clean(cat)), clean(l.What))
 }
