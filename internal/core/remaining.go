@@ -59,7 +59,7 @@ func (r *remainingDraft) lines(next string, plan *chain.PlanResult) ([]CostLine,
 			return nil, err
 		}
 		out = append(out, CostLine{Stage: "plan", Category: stageCategory(r.plan.Tier), CostMicros: int64(bound),
-			What: fmt.Sprintf("1 call: %d prompt + %d output tokens to %s (the prompt with the 1.5x margin)", prompt, r.plan.MaxOutputTokens, r.plan.Model)})
+			What: fmt.Sprintf("1 call: %d prompt + %d output tokens, %s", prompt, r.plan.MaxOutputTokens, r.plan.Model)})
 		// Before Plan answers, Patch is projected on a stand-in plan at
 		// the plan's output cap, plus a whole context budget of file
 		// contents for the targets it will name (without reading them all).
@@ -78,10 +78,10 @@ func (r *remainingDraft) lines(next string, plan *chain.PlanResult) ([]CostLine,
 		if err != nil {
 			return nil, err
 		}
-		what := fmt.Sprintf("2 calls at most, %s each: %d prompt + %d output tokens to %s (the prompt with the 1.5x margin; a failed edit is sent back once)",
+		what := fmt.Sprintf("2 calls at most, %s each: %d prompt + %d output tokens, %s; a failed edit is sent back once",
 			bound, prompt, r.patch.MaxOutputTokens, r.patch.Model)
 		if next == "plan" {
-			what += "; an upper estimate until the plan names its files"
+			what += "; an upper estimate: until the plan names its files, the prompt counts the whole context budget"
 		}
 		out = append(out, CostLine{Stage: "patch", Category: stageCategory(r.patch.Tier), CostMicros: int64(2 * bound), What: what})
 	}
@@ -124,11 +124,11 @@ func (r *remainingDraft) verifyLine() []CostLine {
 			line.What = "on a helper machine (" + c.opt.Helpers.Provider() + "): priced when the helper starts"
 		} else {
 			line.CostMicros = int64(hp.Cost(slice))
-			line.What = fmt.Sprintf("one %s meter slice of helper %s at %s/h (the sandbox checks on a helper machine)", slice, hp.Size, hp.Hourly)
+			line.What = fmt.Sprintf("one %s meter slice of helper %s at %s/h, where the checks run", slice, hp.Size, hp.Hourly)
 		}
 	case c.metered():
 		line.CostMicros = int64(c.verifyProjection())
-		line.What = fmt.Sprintf("one %s meter slice of local helper time at %s/h (the sandbox checks)", slice, c.opt.Prices.Local.Hourly)
+		line.What = fmt.Sprintf("one %s meter slice of local helper time at %s/h", slice, c.opt.Prices.Local.Hourly)
 	default:
 		line.Category = ""
 		line.What = "the sandbox checks on this machine: not metered"

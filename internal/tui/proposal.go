@@ -2,9 +2,11 @@ package tui
 
 import (
 	"fmt"
-	"github.com/patchgit/patchgit/internal/budget"
 	"strings"
 
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/patchgit/patchgit/internal/budget"
 	"github.com/patchgit/patchgit/internal/core"
 	"github.com/patchgit/patchgit/internal/tui/diffview"
 )
@@ -91,6 +93,9 @@ func (pp *proposalPane) detailRows() int {
 	if n := len(pp.awaitingRows()); n > 0 {
 		pinned += n + 1
 	}
+	if rev := pp.current(); rev != nil && pp.drafting(rev) {
+		return max(1, pp.height-1) // no diff yet: the details take the pane
+	}
 	return min(max(1, pp.height-1-minDiffRows, pinned), max(1, pp.height-1))
 }
 
@@ -105,11 +110,15 @@ func (pp *proposalPane) view() string {
 	rows := []string{title}
 	details := pp.details()
 	if limit := pp.detailRows(); len(details) > limit {
-		more := len(details) - limit + 1
-		details = append(details[:limit-1], pp.st.Hint.Render(fmt.Sprintf("… %d more detail lines (a wider or taller terminal shows them)", more)))
+		kept := limit - 1
+		for kept > 2 && isHeading(details[kept-1]) {
+			kept-- // a heading whose lines are all cut goes with them
+		}
+		more := len(details) - kept
+		details = append(details[:kept], pp.st.Hint.Render(fmt.Sprintf("… %d more detail lines (a wider or taller terminal shows them)", more)))
 	}
 	rows = append(rows, details...)
-	if pp.current() != nil {
+	if rev := pp.current(); rev != nil && !pp.drafting(rev) {
 		rows = append(rows, pp.diff.View())
 	}
 	return fit(strings.Join(rows, "\n"), pp.width, pp.height)
@@ -154,10 +163,10 @@ func (pp *proposalPane) details() []string {
 	}
 
 	rev := pp.current()
-	if rev != nil && (jobNow != nil || len(rev.Remaining) > 0) && notVerifiedYet(rev) {
+	if rev != nil && pp.drafting(rev) {
 		// Nothing about the change is known yet: one line says what will
 		// come, so the costs of the draft at work stay in view.
-		rows = append(rows, label("Not yet")+st.NotYet.Render("plan, targets, checks, risk, confidence and GO's cost come when the draft is verified"))
+		rows = append(rows, label("Not yet")+st.NotYet.Render("the plan, checks, scores and GO's price come once the draft is verified"))
 		rows = append(rows, pp.costRows(rev)...)
 	} else if rev != nil {
 		if len(rev.Plan) > 0 {
@@ -185,7 +194,7 @@ func (pp *proposalPane) details() []string {
 		}
 		rows = append(rows, pp.checkRows(rev)...)
 		rows = append(rows, scores...)
-		rows = append(rows, label("Cost")+pp.cost(rev.CostMicros))
+		rows = append(rows, label("Cost")+pp.costSummary(rev))
 		rows = append(rows, pp.executionRows(rev)...)
 		rows = append(rows, pp.costRows(rev)...)
 	}
@@ -198,11 +207,24 @@ func (pp *proposalPane) details() []string {
 	return rows
 }
 
+// isHeading says a details row is a section's bare heading (its lines
+// follow it).
+func isHeading(row string) bool {
+	s := strings.TrimSpace(ansi.Strip(row))
+	return s == "Plan" || s == "Checks"
+}
+
 // notVerifiedYet says a revision holds nothing computed yet: no plan, no
 // diff, no checks, no scores, no priced GO (a draft at work).
 func notVerifiedYet(rev *core.Revision) bool {
 	return len(rev.Plan) == 0 && rev.Diff == "" && len(rev.Checks) == 0 && rev.Risk == nil && rev.Confidence == nil &&
 		rev.Execution == nil && len(rev.Targets) == 0
+}
+
+// drafting says rev is being drafted and holds nothing computed yet: the
+// pane shows the job and the costs, no empty diff.
+func (pp *proposalPane) drafting(rev *core.Revision) bool {
+	return (pp.activeJob() != nil || len(rev.Remaining) > 0) && notVerifiedYet(rev)
 }
 
 // activeJob is the shown proposal's job while it is queued or running.

@@ -23,9 +23,9 @@ func draftingFixture(t *testing.T) *fakeService {
 				What: "1 call(s) to qwen2.5-coder:7b: 900 input, 100 cached, 70 output tokens"}},
 			Remaining: []core.CostLine{
 				{Stage: "patch", Category: core.CostModel, CostMicros: 22_100,
-					What: "2 calls at most, $0.01105 each: 1203 prompt + 1500 output tokens to qwen2.5-coder:7b (the prompt with the 1.5x margin; a failed edit is sent back once)"},
+					What: "2 calls at most, $0.01105 each: 1203 prompt + 1500 output tokens, qwen2.5-coder:7b; a failed edit is sent back once"},
 				{Stage: "verify", Category: core.CostHelper, CostMicros: 10_000,
-					What: "one 1m0s meter slice of local helper time at $0.60/h (the sandbox checks)"}},
+					What: "one 1m0s meter slice of local helper time at $0.60/h"}},
 		}},
 	}
 	svc.putProposal(p)
@@ -54,17 +54,18 @@ func TestDraftingShowsSpentRemainingAndTotalAt100x30(t *testing.T) {
 		"Job        draft running: patch: 1.2k chars received",
 		"Spent      $0.0034 so far",
 		"$0.0034  plan    model tokens  1 call(s) to qwen2.5-coder:7b",
-		"Remaining  $0.0321 projected at most, for the stages still to run",
+		"Remaining  $0.0321 projected at most for the stages still to run (prompts with a 1.5x margin)",
+		"    qwen2.5-coder:7b; a failed edit is sent back once",
 		"$0.0221  patch   model tokens  2 calls at most, $0.01105 each",
 		"$0.01    verify  helper time  one 1m0s meter slice of local helper time at $0.60/h",
-		"Not yet    plan, targets, checks, risk, confidence and GO's cost come when the draft is verified",
+		"Not yet    the plan, checks, scores and GO's price come once the draft is verified",
 		"Total      $0.0355 spent and projected; $4.90 left this hour, $9.90 today",
 	} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("screen lacks %q", want)
 		}
 	}
-	if strings.Contains(screen, "more detail lines") {
+	if strings.Contains(screen, "more detail lines") || strings.Contains(screen, "no changes") {
 		t.Errorf("the drafting pane is cut at 100x30:\n%s", screen)
 	}
 	if testing.Verbose() {
@@ -82,4 +83,45 @@ func TestDraftingJobLineStaysOnAShortPane(t *testing.T) {
 	tm.Send(press("tab"))
 	waitScreen(t, tm, "draft running: patch: 1.2k chars received")
 	finalScreen(t, tm)
+}
+
+// At Proposed on a 100x30 terminal the breakdown below may be cut, so the
+// Cost row high in the pane carries GO's projection, what drafting spent,
+// their sum and the budget left.
+func TestProposedCostRowAt100x30(t *testing.T) {
+	svc, p := proposedFixture(core.StateProposed)
+	rev := &p.Revisions[1]
+	rev.Spent = []core.CostLine{{Stage: "plan", Category: core.CostModel, CostMicros: 294}, {Stage: "patch", Category: core.CostModel, CostMicros: 294},
+		{Stage: "verify", Category: core.CostHelper, CostMicros: 10_000, What: "sandbox verify (draft)"}}
+	rev.Execution = &core.Execution{Preferred: core.ExecutionPlan{Name: core.PlanFull, Summary: "re-verify on the helper", CostMicros: 10_000},
+		HourRemaining: 989_412, DayRemaining: 4_989_412}
+	svc.putProposal(p)
+	svc.budget = &core.BudgetStatus{Hour: budget.WindowStatus{Remaining: 989_412}, Day: budget.WindowStatus{Remaining: 4_989_412}}
+	tm := startApp(t, svc, Options{}, 100, 30)
+	waitScreen(t, tm, "Greeting fix")
+	tm.Send(press("tab"))
+	waitScreen(t, tm, "Cost       GO $0.01 + spent $0.010588 = $0.020588; $0.989412 left this hour, $4.989412 today")
+	finalScreen(t, tm)
+}
+
+// When the cut falls right after a section's heading, the heading goes
+// with its lines: no bare "Plan" or "Checks" above "… more detail lines",
+// whichever row the cut falls on.
+func TestCutNeverLeavesABareHeading(t *testing.T) {
+	for h := 28; h <= 40; h++ {
+		svc, _ := escalationFixture(t)
+		tm := startApp(t, svc, Options{}, 100, h)
+		waitScreen(t, tm, "Greeting fix")
+		tm.Send(press("tab"))
+		waitScreen(t, tm, "more detail lines")
+		rows := strings.Split(currentScreen(t, tm), "\n")
+		for i, row := range rows {
+			if strings.Contains(row, "more detail lines") && i > 0 {
+				if prev := strings.TrimSpace(rows[i-1]); prev == "Plan" || prev == "Checks" {
+					t.Errorf("100x%d: a bare heading %q stands above the cut:\n%s", h, prev, strings.Join(rows, "\n"))
+				}
+			}
+		}
+		finalScreen(t, tm)
+	}
 }
