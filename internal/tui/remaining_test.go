@@ -125,3 +125,13 @@ func TestCutNeverLeavesABareHeading(t *testing.T) {
 		finalScreen(t, tm)
 	}
 }
+
+// A projection beyond what the hour has left says so: the stage that does
+// not fit will ask for approval.
+func TestDraftingWarnsWhenTheProjectionExceedsTheHour(t *testing.T) {
+	svc := draftingFixture(t)
+	svc.budget.Hour.Remaining = 20_000 // less than the $0.0321 projected
+	tm := startApp(t, svc, Options{}, 160, 45)
+	waitScreen(t, tm, "more than this hour has left: a stage that does not fit asks for approval")
+	finalScreen(t, tm)
+}

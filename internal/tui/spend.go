@@ -150,11 +150,11 @@ func (pp *proposalPane) costRows(rev *core.Revision) []string {
 		total += ex.Preferred.CostMicros
 		word = "with GO; "
 	}
-	text := formatMicros(total) + " " + st.Label.Render(word) + pp.budgetLeft(ex)
+	rows = append(rows, label("Total")+formatMicros(total)+" "+st.Label.Render(word)+pp.budgetLeft(ex))
 	if len(rev.Remaining) > 0 && pp.budget != nil && total-spent > int64(pp.budget.Hour.Remaining) {
-		text += st.Confirm.Render(" · more than this hour has left: a stage that does not fit asks for approval")
+		rows = append(rows, strings.Repeat(" ", 11)+st.Confirm.Render("more than this hour has left: a stage that does not fit asks for approval"))
 	}
-	return append(rows, label("Total")+text)
+	return rows
 }
 
 // costSummary is the Cost row: once GO is priced, its projection, what
