@@ -239,7 +239,7 @@ func offlinePlan(repo RepoSpec, change assist.Change, base, branch string, res s
 // modelPlan is the model's plan, then exactly what PatchGit does with it.
 func modelPlan(repo RepoSpec, md *modelDraft, base, branch string, res sandbox.Result) []string {
 	lines := planLines(md.plan.Plan)
-	lines = append(lines, fmt.Sprintf("The model wrote %d search/replace edit(s) to %d file(s); the diff shown is computed from the sandbox tree they were applied to.",
+	lines = append(lines, fmt.Sprintf("The model's %d search/replace edit(s) to %d file(s), applied in the sandbox, make the diff.",
 		len(md.edits), len(res.Files)))
 	return append(lines, goLines(repo, base, branch)...)
 }
