@@ -113,7 +113,14 @@ type chainRun struct {
 	internal error
 	before   []CostLine // spent by an earlier run of this revision
 	repo     RepoSpec   // sizes a helper the stages acquire (helpertier.go)
+	// written is how many of this run's own Spent lines are stored on the
+	// revision already (after before), so a later write replaces them.
+	written int
 }
+
+// from is how many of the revision's stored Spent lines this run's
+// spent() replaces: what it began with and what it wrote since.
+func (r *chainRun) from() int { return len(r.before) + r.written }
 
 // draftWithModel runs Plan and Patch on the base commit's files. A nil
 // draft with a nil error means the job is closed already: the model asked
@@ -132,10 +139,12 @@ func (c *Core) draftWithModel(ctx context.Context, j *Job, rev *Revision, repo R
 	read := cachedReader(ctx, tree)
 	// A run after an approval adds to what the paused run spent.
 	run := &chainRun{c: c, j: j, before: rev.Spent, repo: repo}
+	remaining := &remainingDraft{c: c, ctx: ctx, rev: rev, repo: repo, plan: planStage, patch: patchStage, tree: tree, read: read}
 	var plan chain.PlanResult
 	if kept := rev.ModelPlan; kept != nil {
 		plan = chain.PlanResult{Plan: kept.Plan, Targets: kept.Targets}
 	} else {
+		remaining.store(j, run, "plan", nil)
 		c.progress(j, "plan: asking "+planStage.Model)
 		if plan, err = chain.Plan(ctx, run.stage("plan", planStage), chain.PlanInput{Request: rev.Request, Tree: tree.Paths, Read: read,
 			Deny: a.Deny, ContextTokens: a.ContextTokens}); err != nil {
@@ -143,8 +152,9 @@ func (c *Core) draftWithModel(ctx context.Context, j *Job, rev *Revision, repo R
 		}
 	}
 	if len(plan.Questions) > 0 {
-		return nil, c.stopDraft(j, run.spent(), len(run.before), &plan, questionsMessage(plan.Questions))
+		return nil, c.stopDraft(j, run.spent(), run.from(), &plan, questionsMessage(plan.Questions))
 	}
+	remaining.store(j, run, "patch", &plan)
 	c.progress(j, "patch: asking "+patchStage.Model)
 	res, err := chain.Patch(ctx, run.stage("patch", patchStage), chain.PatchInput{Request: rev.Request, Plan: plan, Tree: tree.Paths,
 		Read: read, Deny: a.Deny, ContextTokens: a.ContextTokens,
@@ -152,7 +162,8 @@ func (c *Core) draftWithModel(ctx context.Context, j *Job, rev *Revision, repo R
 	if err != nil {
 		return nil, run.stopped(ctx, err, &plan)
 	}
-	return &modelDraft{plan: plan, edits: res.Edits, spent: run.spent(), from: len(run.before), confidence: res.ModelConfidence,
+	remaining.store(j, run, "verify", nil)
+	return &modelDraft{plan: plan, edits: res.Edits, spent: run.spent(), from: run.from(), confidence: res.ModelConfidence,
 		tier: higherTier(planStage.Tier, patchStage.Tier), tree: tree, read: read}, nil
 }
 
@@ -165,17 +176,17 @@ func (r *chainRun) stopped(ctx context.Context, err error, plan *chain.PlanResul
 	case ctx.Err() != nil:
 		// Shutting down: keep what was spent (and the plan) for the run
 		// that resumes the job at the next start.
-		if serr := r.c.stopDraft(r.j, r.spent(), len(r.before), plan, ""); serr != nil {
+		if serr := r.c.stopDraft(r.j, r.spent(), r.from(), plan, ""); serr != nil {
 			r.c.log.Error("record model spend before shutdown", "job", r.j.ID, "err", serr)
 		}
 		return err
 	case r.paused != nil:
-		if serr := r.c.stopDraft(r.j, r.spent(), len(r.before), plan, ""); serr != nil {
+		if serr := r.c.stopDraft(r.j, r.spent(), r.from(), plan, ""); serr != nil {
 			return serr
 		}
 		return r.c.awaitApproval(r.j, *r.paused)
 	}
-	return r.c.stopDraft(r.j, r.spent(), len(r.before), plan, "the model's change could not be made: "+err.Error())
+	return r.c.stopDraft(r.j, r.spent(), r.from(), plan, "the model's change could not be made: "+err.Error())
 }
 
 func questionsMessage(qs []string) string {
@@ -204,6 +215,7 @@ func (c *Core) stopDraft(j *Job, spent []CostLine, from int, plan *chain.PlanRes
 		}
 		rev := p.Revision(j.Revision)
 		rev.Spent = keepLater(spent, rev.Spent, from)
+		clearRemaining(rev) // the run stopped: nothing more runs until an answer
 		if plan != nil {
 			rev.Plan, rev.Questions = planLines(plan.Plan), plan.Questions
 			if len(plan.Questions) == 0 {

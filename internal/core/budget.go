@@ -214,6 +214,7 @@ func (c *Core) awaitApproval(j *Job, esc Escalation) error {
 		}
 		if p.State == StateDraft && len(p.Revisions) == j.Revision {
 			p.Waiting, p.Awaiting, p.Reason, p.Updated = WaitingApproval, &esc, reason, c.now()
+			clearRemaining(p.Current())
 			if _, err := c.opt.Audit.Append(tx, "proposal.awaiting_approval", "patchgit", p.ID, map[string]string{
 				"revision": fmt.Sprint(j.Revision), "reason": reason, "what": esc.What,
 				"cost_micros": fmt.Sprint(esc.CostMicros)}); err != nil {

@@ -130,6 +130,7 @@ func (c *Core) recordDraft(j *Job, repo RepoSpec, change assist.Change, base str
 			return c.closeJob(tx, emit, j, JobDone, "superseded")
 		}
 		rev := p.Revision(j.Revision)
+		clearRemaining(rev) // the draft ends here
 		rev.BaseCommit = base
 		rev.Diff = string(res.Diff)
 		rev.Targets = res.Files
@@ -257,7 +258,7 @@ func offlinePlan(repo RepoSpec, change assist.Change, base, branch string, res s
 // modelPlan is the model's plan, then exactly what PatchGit does with it.
 func modelPlan(repo RepoSpec, md *modelDraft, base, branch string, res sandbox.Result) []string {
 	lines := planLines(md.plan.Plan)
-	lines = append(lines, fmt.Sprintf("The model wrote %d search/replace edit(s) to %d file(s); the diff shown is computed from the sandbox tree they were applied to.",
+	lines = append(lines, fmt.Sprintf("The model's %d search/replace edit(s) to %d file(s), applied in the sandbox, make the diff.",
 		len(md.edits), len(res.Files)))
 	return append(lines, goLines(repo, base, branch)...)
 }

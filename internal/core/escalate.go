@@ -181,7 +181,7 @@ func wouldSend(run func(chain.Stage) error, model string, maxOut int64) (provide
 	rec := &recordingProvider{}
 	err := run(chain.Stage{Provider: rec, Model: model, MaxOutputTokens: maxOut})
 	if !errors.Is(err, errProjectionOnly) || rec.req == nil {
-		return provider.Request{}, fmt.Errorf("project escalation: %w", err)
+		return provider.Request{}, fmt.Errorf("project a stage's request: %w", err)
 	}
 	return *rec.req, nil
 }

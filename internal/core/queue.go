@@ -269,6 +269,7 @@ func (c *Core) failJob(jobID string, jobErr error) {
 			err = c.transition(tx, p, StateFailed, "patchgit", user)
 		case p.State == StateDraft:
 			p.Reason = user
+			clearRemaining(p.Revision(j.Revision))
 			err = putProposal(tx, p)
 		}
 		if err != nil {

@@ -170,6 +170,10 @@ type Revision struct {
 	// Operation is the repository-wide operation that made this revision
 	// (Source SourceOperation) and how its run went: operation.go.
 	Operation *OperationRun `json:"operation,omitempty"`
+	// Remaining is what the model draft's stages still to run are
+	// projected to cost (plan, patch, verify), set while its draft job
+	// runs and cleared when the draft ends (remaining.go).
+	Remaining []CostLine `json:"remaining,omitempty"`
 }
 
 // AssessInput is what the risk and confidence scores read, all of it

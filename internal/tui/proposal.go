@@ -2,9 +2,11 @@ package tui
 
 import (
 	"fmt"
-	"github.com/patchgit/patchgit/internal/budget"
 	"strings"
 
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/patchgit/patchgit/internal/budget"
 	"github.com/patchgit/patchgit/internal/core"
 	"github.com/patchgit/patchgit/internal/tui/diffview"
 )
@@ -80,13 +82,19 @@ func (pp *proposalPane) layoutDiff() {
 }
 
 // detailRows is how many rows the details may take: what the diff's
-// minDiffRows leave, but always the title, the state and the whole
-// Awaiting panel with its keys (and the cut's line), on a pane too short
-// for both the diff gives way.
+// minDiffRows leave, but always the title, the state, the job at work and
+// the whole Awaiting panel with its keys (and the cut's line), on a pane
+// too short for both the diff gives way.
 func (pp *proposalPane) detailRows() int {
-	pinned := 0
+	pinned := 2 // the title and the state
+	if pp.activeJob() != nil {
+		pinned++ // the job at work
+	}
 	if n := len(pp.awaitingRows()); n > 0 {
-		pinned = 2 + n + 1
+		pinned += n + 1
+	}
+	if rev := pp.current(); rev != nil && pp.drafting(rev) {
+		return max(1, pp.height-1) // no diff yet: the details take the pane
 	}
 	return min(max(1, pp.height-1-minDiffRows, pinned), max(1, pp.height-1))
 }
@@ -102,11 +110,15 @@ func (pp *proposalPane) view() string {
 	rows := []string{title}
 	details := pp.details()
 	if limit := pp.detailRows(); len(details) > limit {
-		more := len(details) - limit + 1
-		details = append(details[:limit-1], pp.st.Hint.Render(fmt.Sprintf("… %d more detail lines (a wider or taller terminal shows them)", more)))
+		kept := limit - 1
+		for kept > 2 && isHeading(details[kept-1]) {
+			kept-- // a heading whose lines are all cut goes with them
+		}
+		more := len(details) - kept
+		details = append(details[:kept], pp.st.Hint.Render(fmt.Sprintf("… %d more detail lines (a wider or taller terminal shows them)", more)))
 	}
 	rows = append(rows, details...)
-	if pp.current() != nil {
+	if rev := pp.current(); rev != nil && !pp.drafting(rev) {
 		rows = append(rows, pp.diff.View())
 	}
 	return fit(strings.Join(rows, "\n"), pp.width, pp.height)
@@ -132,6 +144,13 @@ func (pp *proposalPane) details() []string {
 		head += st.NotYet.Render("  no revision yet")
 	}
 	rows = append(rows, head)
+	// A job at work comes right under the state, so a small pane's cut
+	// never hides what is happening now.
+	jobNow := pp.activeJob()
+	if jobNow != nil {
+		rows = append(rows, label("Job")+pp.jobText(jobNow))
+	}
+	top := len(rows)
 
 	awaiting := pp.awaitingRows()
 	rows = append(rows, awaiting...)
@@ -144,7 +163,12 @@ func (pp *proposalPane) details() []string {
 	}
 
 	rev := pp.current()
-	if rev != nil {
+	if rev != nil && pp.drafting(rev) {
+		// Nothing about the change is known yet: one line says what will
+		// come, so the costs of the draft at work stay in view.
+		rows = append(rows, label("Not yet")+st.NotYet.Render("the plan, checks, scores and GO's price come once the draft is verified"))
+		rows = append(rows, pp.costRows(rev)...)
+	} else if rev != nil {
 		if len(rev.Plan) > 0 {
 			rows = append(rows, label("Plan"))
 			for i, step := range rev.Plan {
@@ -166,22 +190,50 @@ func (pp *proposalPane) details() []string {
 			// While the draft waits, the scores (the reasons it asks) come
 			// right after the panel, before the plan, so a small pane's cut
 			// takes the plan and the rest, never them.
-			rows = append(rows[:2+len(awaiting)], append(scores, rows[2+len(awaiting):]...)...)
+			rows = append(rows[:top+len(awaiting)], append(scores, rows[top+len(awaiting):]...)...)
 			scores = nil
 		}
 		rows = append(rows, pp.checkRows(rev)...)
 		rows = append(rows, scores...)
-		rows = append(rows, label("Cost")+pp.cost(rev.CostMicros))
+		rows = append(rows, label("Cost")+pp.costSummary(rev))
 		rows = append(rows, pp.executionRows(rev)...)
 		rows = append(rows, pp.costRows(rev)...)
 	}
-	if j := pp.job; j != nil && j.ProposalID == p.ID {
+	if j := pp.job; j != nil && j.ProposalID == p.ID && jobNow == nil {
 		rows = append(rows, label("Job")+pp.jobText(j))
 	}
 	if p.PR != nil {
 		rows = append(rows, label("PR")+fmt.Sprintf("#%d ", p.PR.Number)+st.Link.Render(clean(p.PR.URL)))
 	}
 	return rows
+}
+
+// isHeading says a details row is a section's bare heading (its lines
+// follow it).
+func isHeading(row string) bool {
+	s := strings.TrimSpace(ansi.Strip(row))
+	return s == "Plan" || s == "Checks"
+}
+
+// notVerifiedYet says a revision holds nothing computed yet: no plan, no
+// diff, no checks, no scores, no priced GO (a draft at work).
+func notVerifiedYet(rev *core.Revision) bool {
+	return len(rev.Plan) == 0 && rev.Diff == "" && len(rev.Checks) == 0 && rev.Risk == nil && rev.Confidence == nil &&
+		rev.Execution == nil && len(rev.Targets) == 0
+}
+
+// drafting says rev is being drafted and holds nothing computed yet: the
+// pane shows the job and the costs, no empty diff.
+func (pp *proposalPane) drafting(rev *core.Revision) bool {
+	return (pp.activeJob() != nil || len(rev.Remaining) > 0) && notVerifiedYet(rev)
+}
+
+// activeJob is the shown proposal's job while it is queued or running.
+func (pp *proposalPane) activeJob() *core.Job {
+	if j := pp.job; j != nil && pp.p != nil && j.ProposalID == pp.p.ID && (j.State == core.JobQueued || j.State == core.JobRunning) {
+		return j
+	}
+	return nil
 }
 
 func (pp *proposalPane) stateText() string {

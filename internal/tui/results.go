@@ -144,7 +144,8 @@ func (m *model) onProposal(msg proposalMsg) tea.Cmd {
 }
 
 // weighsCost says whether p shows costs against the budget left: a spend
-// waiting for approval, or a revision that spent or was priced.
+// waiting for approval, or a revision that spent, has stages projected to
+// run, or was priced.
 func weighsCost(p *core.Proposal) bool {
 	if p == nil {
 		return false
@@ -153,7 +154,7 @@ func weighsCost(p *core.Proposal) bool {
 		return true
 	}
 	rev := p.Current()
-	return rev != nil && (len(rev.Spent) > 0 || rev.Execution != nil)
+	return rev != nil && (len(rev.Spent) > 0 || len(rev.Remaining) > 0 || rev.Execution != nil)
 }
 
 // onBudget keeps the windows for the panes; without a ledger (or from a

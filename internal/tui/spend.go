@@ -98,40 +98,122 @@ func (pp *proposalPane) panelRows(name, text string) []string {
 }
 
 // costRows break the Proposed Execution's money down: what drafting spent,
-// by stage and category, what GO is projected to cost, and the total
-// against the budget left.
+// by stage and category; while a model drafts, what its remaining stages
+// are projected to cost; once priced, what GO is projected to cost; and
+// the total against the budget left.
 func (pp *proposalPane) costRows(rev *core.Revision) []string {
-	if len(rev.Spent) == 0 && rev.Execution == nil {
+	if len(rev.Spent) == 0 && len(rev.Remaining) == 0 && rev.Execution == nil {
 		return nil
 	}
 	st := pp.st
 	label := func(s string) string { return st.Label.Render(fmt.Sprintf("%-11s", s)) }
-	line := func(l core.CostLine) string {
-		cat := l.Category
-		if cat == "" {
-			cat = "no charge"
+	var spent int64
+	for _, l := range rev.Spent {
+		spent += l.CostMicros
+	}
+	head := " drafting this revision"
+	if len(rev.Remaining) > 0 {
+		head = " so far"
+	}
+	rows := []string{label("Spent") + formatMicros(spent) + head}
+	width := amountWidth(rev)
+	for _, l := range rev.Spent {
+		if len(rev.Remaining) > 0 { // drafting: no diff below, room to wrap
+			rows = append(rows, pp.wrapped(pp.costLine(l, width))...)
+			continue
 		}
-		return fmt.Sprintf("  %-8s %s  %s  %s", formatMicros(l.CostMicros), clean(l.Stage), st.Label.Render(clean(cat)), clean(l.What))
+		rows = append(rows, pp.costLine(l, width))
+	}
+	total, ex := spent, rev.Execution
+	word := "spent so far; "
+	if len(rev.Remaining) > 0 {
+		var remaining int64
+		for _, l := range rev.Remaining {
+			remaining += l.CostMicros
+		}
+		rows = append(rows, label("Remaining")+formatMicros(remaining)+" projected at most for the stages still to run (prompts with a 1.5x margin)")
+		for _, l := range rev.Remaining {
+			// Wrapped, never cut: while drafting there is no diff below.
+			rows = append(rows, pp.wrapped(pp.costLine(l, width))...)
+		}
+		total += remaining
+		word = "spent and projected; "
+	}
+	if ex != nil {
+		rows = append(rows, label("GO")+formatMicros(ex.Preferred.CostMicros)+" projected, plan "+clean(ex.Preferred.Name))
+		for _, l := range ex.Preferred.Breakdown {
+			rows = append(rows, pp.costLine(l, width))
+		}
+		if ex.Escalation != nil && ex.Cheaper != nil {
+			rows = append(rows, fmt.Sprintf("  without approval: plan %s, %s", clean(ex.Cheaper.Name), formatMicros(ex.Cheaper.CostMicros)))
+		}
+		total += ex.Preferred.CostMicros
+		word = "with GO; "
+	}
+	rows = append(rows, label("Total")+formatMicros(total)+" "+st.Label.Render(word)+pp.budgetLeft(ex))
+	if len(rev.Remaining) > 0 && pp.budget != nil && total-spent > int64(pp.budget.Hour.Remaining) {
+		rows = append(rows, strings.Repeat(" ", 11)+st.Confirm.Render("more than this hour has left: a stage that does not fit asks for approval"))
+	}
+	return rows
+}
+
+// costSummary is the Cost row: once GO is priced, its projection, what
+// drafting spent and both against the budget left, in one line high in
+// the pane (the breakdown below may be cut on a small one).
+func (pp *proposalPane) costSummary(rev *core.Revision) string {
+	ex := rev.Execution
+	if ex == nil {
+		return pp.cost(rev.CostMicros)
 	}
 	var spent int64
 	for _, l := range rev.Spent {
 		spent += l.CostMicros
 	}
-	rows := []string{label("Spent") + formatMicros(spent) + " drafting this revision"}
-	for _, l := range rev.Spent {
-		rows = append(rows, line(l))
+	return fmt.Sprintf("GO %s + spent %s = %s; %s", formatMicros(ex.Preferred.CostMicros),
+		formatMicros(spent), formatMicros(ex.Preferred.CostMicros+spent), pp.budgetLeft(ex))
+}
+
+// costLine is one stage of a cost breakdown: amount (padded to width),
+// stage, category, what.
+func (pp *proposalPane) costLine(l core.CostLine, width int) string {
+	cat := l.Category
+	if cat == "" {
+		cat = "no charge"
 	}
-	total := st.Label.Render("spent so far; ") + pp.budgetLeft(rev.Execution)
+	return fmt.Sprintf("  %-*s %-6s  %s  %s", width, formatMicros(l.CostMicros), clean(l.Stage), pp.st.Label.Render(clean(cat)), clean(l.What))
+}
+
+// amountWidth lines the amounts of a breakdown up: the widest, at least 8.
+func amountWidth(rev *core.Revision) int {
+	w := 8
+	for _, lines := range [][]core.CostLine{rev.Spent, rev.Remaining} {
+		for _, l := range lines {
+			w = max(w, len(formatMicros(l.CostMicros)))
+		}
+	}
 	if ex := rev.Execution; ex != nil {
-		rows = append(rows, label("GO")+formatMicros(ex.Preferred.CostMicros)+" projected, plan "+clean(ex.Preferred.Name))
 		for _, l := range ex.Preferred.Breakdown {
-			rows = append(rows, line(l))
+			w = max(w, len(formatMicros(l.CostMicros)))
 		}
-		if ex.Escalation != nil && ex.Cheaper != nil {
-			rows = append(rows, fmt.Sprintf("  without approval: plan %s, %s", clean(ex.Cheaper.Name), formatMicros(ex.Cheaper.CostMicros)))
-		}
-		spent += ex.Preferred.CostMicros
-		total = st.Label.Render("with GO; ") + pp.budgetLeft(ex)
 	}
-	return append(rows, label("Total")+formatMicros(spent)+" "+total)
+	return w
+}
+
+// wrapped wraps a breakdown row to the pane, its continuation indented.
+func (pp *proposalPane) wrapped(row string) []string {
+	const indent = 4
+	w := max(pp.width, 24)
+	lines := strings.Split(ansi.Wrap(row, w, " "), "\n")
+	if len(lines) == 1 {
+		return lines
+	}
+	rest := make([]string, 0, len(lines)-1)
+	for _, l := range lines[1:] {
+		rest = append(rest, strings.TrimSpace(l))
+	}
+	out := []string{strings.TrimRight(lines[0], " ")}
+	for _, l := range strings.Split(ansi.Wrap(strings.Join(rest, " "), w-indent, " "), "\n") {
+		out = append(out, strings.Repeat(" ", indent)+strings.TrimSpace(l))
+	}
+	return out
 }

@@ -48,3 +48,48 @@ func TestProposalPageShowsAnEscalation(t *testing.T) {
 		t.Error("the reason repeats the panel's WHY above it")
 	}
 }
+
+// While a model drafts, the page shows what was spent so far, what the
+// stages still to run are projected to cost, line by line, and the total
+// against the budget left.
+func TestProposalPageWhileDrafting(t *testing.T) {
+	pages, err := parsePages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := core.Proposal{ID: "p9e8d7c6b-2222", Title: "make the greeting friendlier", Repo: "demo", State: core.StateDraft,
+		Revisions: []core.Revision{{N: 1, Source: core.SourceModel,
+			Spent: []core.CostLine{{Stage: "plan", Category: core.CostModel, CostMicros: 3_400, What: "1 call(s) to qwen2.5-coder:7b"}},
+			Remaining: []core.CostLine{
+				{Stage: "patch", Category: core.CostModel, CostMicros: 22_100, What: "2 calls at most, $0.01105 each"},
+				{Stage: "verify", Category: core.CostHelper, CostMicros: 10_000, What: "one 1m0s meter slice of local helper time at $0.60/h (the sandbox checks)"}}}},
+	}
+	v := proposalView{P: p, Rev: p.Current(), Spent: 3_400, Projected: 32_100, Total: 35_500,
+		Budget: &core.BudgetStatus{Hour: budget.WindowStatus{Remaining: 4_900_000}, Day: budget.WindowStatus{Remaining: 9_900_000}}}
+	var buf bytes.Buffer
+	if err := pages["proposal"].ExecuteTemplate(&buf, "layout.html", page{Title: "p", Data: v}); err != nil {
+		t.Fatal(err)
+	}
+	body := html.UnescapeString(buf.String())
+	for _, want := range []string{
+		`id="spent"><h2>Spent</h2><b>$0.0034</b><p class="muted small">so far, drafting</p>`,
+		`<p id="remaining-total">Spent so far <b>$0.0034</b>; the stages still to run are projected at most <b>$0.0321</b>; <b>$0.0355</b> in all, against $4.90 left this hour and $9.90 today.</p>`,
+		`<td data-label="Stage">patch</td><td data-label="Category">model tokens</td><td data-label="What">2 calls at most, $0.01105 each</td><td data-label="At most" class="num">$0.0221</td>`,
+		`<td data-label="Stage">verify</td><td data-label="Category">helper time</td>`,
+		"No plan yet: the model has not answered.",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	// Once the draft ends the projection is gone, and so is the card.
+	p.Revisions[0].Remaining = nil
+	buf.Reset()
+	v = proposalView{P: p, Rev: p.Current(), Spent: 3_400, Total: 3_400}
+	if err := pages["proposal"].ExecuteTemplate(&buf, "layout.html", page{Title: "p", Data: v}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), `id="remaining"`) {
+		t.Error("the projection card stays after the draft")
+	}
+}

@@ -43,11 +43,13 @@ type proposalView struct {
 	Jobs    []core.Job
 	Trail   []core.AuditEntry
 	Waiting bool
-	// Spent is what drafting the shown revision cost; Budget the windows
-	// now, read when the proposal waits for approval of spend (nil: no
-	// ledger, or not read).
-	Spent  int64
-	Budget *core.BudgetStatus
+	// Spent is what drafting the shown revision cost; Projected what its
+	// stages still to run are projected to cost while a model drafts, and
+	// Total both; Budget the windows now, read when the proposal waits for
+	// approval of spend or has stages projected (nil: no ledger, or not
+	// read).
+	Spent, Projected, Total int64
+	Budget                  *core.BudgetStatus
 }
 
 func (s *Server) proposalView(r *http.Request, id string) (proposalView, error) {
@@ -62,8 +64,12 @@ func (s *Server) proposalView(r *http.Request, id string) (proposalView, error) 
 		for _, l := range v.Rev.Spent {
 			v.Spent += l.CostMicros
 		}
+		for _, l := range v.Rev.Remaining {
+			v.Projected += l.CostMicros
+		}
+		v.Total = v.Spent + v.Projected
 	}
-	if p.Awaiting != nil {
+	if p.Awaiting != nil || (v.Rev != nil && len(v.Rev.Remaining) > 0) {
 		if st, err := s.opt.Service.Budget(ctx); err == nil {
 			v.Budget = &st
 		}
