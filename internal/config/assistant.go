@@ -49,8 +49,8 @@ type TierConfig struct {
 	Provider string `yaml:"provider"` // a name from providers; empty: tier not configured
 	Model    string `yaml:"model"`
 	// OnHelper (helper tier only, file only): the provider's model server
-	// runs on the helper machine and is reached through an SSH-forwarded
-	// port; see onhelper.go.
+	// runs on the helper machine and is reached through SSH channels (no
+	// listener, no public port); see onhelper.go.
 	OnHelper *OnHelperConfig `yaml:"on_helper,omitempty"`
 }
 

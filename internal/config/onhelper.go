@@ -10,8 +10,8 @@ import (
 
 // OnHelperConfig says that the helper tier's model server runs on the
 // helper machine: a stage on the tier acquires the helper (the one slot,
-// metered by the helper manager), forwards a loopback port to
-// 127.0.0.1:Port there through SSH, and sends its requests there; the
+// metered by the helper manager), reaches
+// 127.0.0.1:Port there through SSH channels, and sends its requests there; the
 // provider's base_url keeps only its path. docs/helper.md "Local
 // inference".
 type OnHelperConfig struct {

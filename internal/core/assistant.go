@@ -52,7 +52,7 @@ type ModelStage struct {
 	Model           string
 	MaxOutputTokens int64
 	// OnHelper: the provider's model server runs on the helper machine,
-	// reached through an SSH forward (helpertier.go); nil: called directly.
+	// reached through SSH channels of the helper's connection (helpertier.go); nil: called directly.
 	OnHelper *OnHelperTier
 }
 

@@ -18,10 +18,10 @@ import (
 
 // OnHelperTier says a model stage's server runs on the helper machine
 // (config: assistant.tiers.helper.on_helper). The stage acquires the job's
-// helper (the one slot, metered by the helper manager), forwards a loopback
-// port to 127.0.0.1:Port there through the helper's SSH connection, waits
-// until the server lists the model, and sends its requests there: never to
-// a public port.
+// helper (the one slot, metered by the helper manager), reaches
+// 127.0.0.1:Port there through SSH channels of the helper's connection (a
+// helper.Tunnel: nothing listens on this machine), waits until the server
+// lists the model, and sends its requests there: never to a public port.
 type OnHelperTier struct {
 	Port     int // the server's port on the helper's 127.0.0.1
 	MemoryMB int // the helper must have at least this
@@ -103,11 +103,11 @@ func (r *chainRun) onHelper(m *meteredProvider) provider.Provider {
 }
 
 // onHelperStage makes each call of a stage on the on-helper tier: helper,
-// forward, ready, then the metered call through the forward.
+// tunnel, ready, then the metered call through the tunnel.
 type onHelperStage struct {
 	run        *chainRun
 	m          *meteredProvider
-	configured provider.Provider // the tier's provider; calls go to a copy via the forward
+	configured provider.Provider // the tier's provider; calls go to a copy through the tunnel
 }
 
 func (s *onHelperStage) Name() string        { return s.configured.Name() }
@@ -142,24 +142,24 @@ func (s *onHelperStage) Complete(ctx context.Context, req provider.Request, onDe
 	}
 	h := hh.h
 	name := h.Record().Name
-	fw, err := h.Forward(ctx, t.Port)
+	tun, err := h.Tunnel(t.Port)
 	if err != nil {
-		return provider.Response{}, fmt.Errorf("forward to the model server on helper %s: %w", name, err)
+		return provider.Response{}, fmt.Errorf("reach the model server on helper %s: %w", name, err)
 	}
-	defer fw.Close() // the forward lives as long as the call
+	defer tun.Close() // the tunnel's connections live as long as the call
 	if !hh.ready[req.Model] {
 		c.progress(j, fmt.Sprintf("waiting for the model server on helper %s to list %s", name, req.Model))
-		if err := waitModelServer(ctx, fw, req.Model, t.ReadyTimeout); err != nil {
+		if err := waitModelServer(ctx, tun, req.Model, t.ReadyTimeout); err != nil {
 			return provider.Response{}, fmt.Errorf("model server on helper %s (127.0.0.1:%d there): %w", name, t.Port, err)
 		}
 		hh.ready[req.Model] = true
 	}
-	via, err := provider.Via(s.configured, fw.Addr())
+	via, err := provider.Via(s.configured, tun.Target(), tun.HTTPClient())
 	if err != nil {
 		return provider.Response{}, err
 	}
 	// The metered call (reserve, call, settle, audit) goes through the
-	// forward; the calls of one stage are sequential.
+	// tunnel; the calls of one stage are sequential.
 	s.m.ms.Provider = via
 	defer func() { s.m.ms.Provider = s.configured }()
 	cctx, cancel := context.WithCancelCause(ctx)
@@ -173,24 +173,21 @@ func (s *onHelperStage) Complete(ctx context.Context, req provider.Request, onDe
 	return res, err
 }
 
-// waitModelServer polls GET /v1/models through the forward until the
+// waitModelServer polls GET /v1/models through the tunnel until the
 // server lists model, within bound (a new droplet installs the server and
 // pulls the model after it boots).
-func waitModelServer(ctx context.Context, fw *helper.Forward, model string, bound time.Duration) error {
+func waitModelServer(ctx context.Context, tun *helper.Tunnel, model string, bound time.Duration) error {
 	if bound <= 0 {
 		bound = 15 * time.Minute
 	}
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
-	client := &http.Client{Timeout: min(10*time.Second, bound)}
-	defer client.CloseIdleConnections()
+	client := tun.HTTPClient()
+	client.Timeout = min(10*time.Second, bound)
 	poll := min(time.Second, bound/10)
 	last := "no answer"
 	for {
-		ids, err := listModels(ctx, client, fw.URL("/v1/models"))
-		if derr := fw.DialErr(); err != nil && derr != nil {
-			err = derr // what the helper said, not the local hop's "connection reset"
-		}
+		ids, err := listModels(ctx, client, tun.URL("/v1/models"))
 		switch {
 		case err == nil && slices.Contains(ids, model):
 			return nil
@@ -221,7 +218,7 @@ func listModels(ctx context.Context, client *http.Client, u string) ([]string, e
 	res, err := client.Do(req)
 	if err != nil {
 		var ue *url.Error
-		if errors.As(err, &ue) { // not the forward's local address: it means nothing to the person
+		if errors.As(err, &ue) { // the dial's own error says what the helper answered
 			err = ue.Err
 		}
 		return nil, fmt.Errorf("no answer (%v)", err)

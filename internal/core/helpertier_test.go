@@ -30,7 +30,7 @@ type helperTierEnv struct {
 }
 
 // newHelperTierEnv: the tier's provider is configured with a base_url
-// whose host does not resolve, so only the forward can reach a server;
+// whose host does not resolve, so only the tunnel can reach a server;
 // port is the on_helper port.
 func newHelperTierEnv(t *testing.T, port int, ready time.Duration) *helperTierEnv {
 	return newHelperTierEnvMem(t, port, ready, 4096)
@@ -94,7 +94,7 @@ func auditData(t *testing.T, e *env, kind string) []map[string]string {
 
 // The plan and patch stages on the helper tier draft a Proposed revision:
 // one droplet (s-2vcpu-4gb, the tier's 4 GB) serves both stages through an
-// SSH forward and then runs the sandbox verify, and is destroyed; every
+// SSH tunnel and then runs the sandbox verify, and is destroyed; every
 // request the model server got came from sshd, none from this process;
 // each call is audited as a model.call of the helper tier at the model's
 // $0 price, and the droplet's time is charged in the ledger.

@@ -35,6 +35,9 @@ var (
 	// ErrBadConfig means a provider or the manager was given unusable
 	// settings.
 	ErrBadConfig = errors.New("invalid helper configuration")
+	// ErrTunnelClosed means a connection was asked of a tunnel that was
+	// closed: its call ended or its helper was destroyed.
+	ErrTunnelClosed = errors.New("tunnel to the helper closed")
 )
 
 // StoppedError is why the budget stopped a helper, in words for the

@@ -8,7 +8,7 @@ import (
 // ModelServer is what cloud-init adds to a helper that serves model
 // inference (a helper acquired with Need.ModelServer): packages, files and
 // commands. The server must listen on 127.0.0.1:Port only; PatchGit reaches
-// it through an SSH-forwarded port, never a public one. A helper acquired
+// it through SSH channels, never a public port. A helper acquired
 // without Need.ModelServer gets none of it.
 type ModelServer struct {
 	Port       int

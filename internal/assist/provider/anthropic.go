@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"net/http"
 	"strings"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
@@ -24,7 +23,7 @@ const defaultAnthropicMaxTokens = 4096
 func newAnthropic(o Options, key string) *anthropicProvider {
 	opts := []option.RequestOption{
 		option.WithoutEnvironmentDefaults(),
-		option.WithHTTPClient(&http.Client{}),
+		option.WithHTTPClient(o.client()),
 		option.WithAPIKey(key),
 		option.WithMaxRetries(o.MaxRetries),
 		option.WithRequestTimeout(o.Timeout),

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"net/http"
 	"strings"
 
 	"github.com/openai/openai-go/v3"
@@ -26,7 +25,7 @@ func newOpenAI(o Options, key string) *openAIProvider {
 	}
 	opts := []option.RequestOption{
 		option.WithBaseURL(base),
-		option.WithHTTPClient(&http.Client{}),
+		option.WithHTTPClient(o.client()),
 		option.WithMaxRetries(o.MaxRetries),
 		option.WithRequestTimeout(o.Timeout),
 	}

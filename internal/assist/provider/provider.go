@@ -8,6 +8,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -76,6 +77,8 @@ type Options struct {
 	Timeout    time.Duration // per attempt, including a streamed body; 0: 2 minutes
 	MaxRetries int           // extra attempts on 408, 409, 429, 5xx and connection errors
 	Getenv     func(string) (string, bool)
+
+	httpClient *http.Client // set by Via; nil: a plain client
 }
 
 const defaultTimeout = 2 * time.Minute

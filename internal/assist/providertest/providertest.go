@@ -36,6 +36,7 @@ type Reply struct {
 
 // Request is what the server received.
 type Request struct {
+	Host   string // the Host header
 	Header http.Header
 	Body   map[string]any
 }
@@ -75,7 +76,7 @@ func (s *Server) next(r *http.Request) (Reply, map[string]any, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests = append(s.requests, Request{Header: r.Header.Clone(), Body: body})
+	s.requests = append(s.requests, Request{Host: r.Host, Header: r.Header.Clone(), Body: body})
 	if len(s.replies) == 0 {
 		return Reply{Status: 500, Text: "providertest: no reply scripted"}, body, nil
 	}
@@ -89,7 +90,7 @@ func (s *Server) next(r *http.Request) (Reply, map[string]any, error) {
 // Config says where a server listens and what it lists.
 type Config struct {
 	// Listener: nil listens on 127.0.0.1:0. A test hands its own to see
-	// who connects (a model server on a helper reached through a forward).
+	// who connects (a model server on a helper reached through an SSH tunnel).
 	Listener net.Listener
 	// Models are what GET /v1/models lists (OpenAI's list-models answer).
 	Models []string

@@ -13,7 +13,7 @@ import (
 // PeerProcess names the process that owns the other end of an accepted
 // loopback TCP connection, from /proc (Linux): its pid and command name.
 // The tests use it to prove who dialed a server: sshd (through an SSH
-// forward) or the test process itself (directly).
+// channel) or the test process itself (directly).
 func PeerProcess(c net.Conn) (pid int, comm string, err error) {
 	peer, ok := c.RemoteAddr().(*net.TCPAddr)
 	if !ok {

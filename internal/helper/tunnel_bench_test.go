@@ -12,11 +12,12 @@ import (
 	"github.com/patchgit/patchgit/internal/helper/helpertest"
 )
 
-// BenchmarkForward is what a model call pays for the forward, as core
-// makes it per call: open the forward, one request on a new connection,
-// close it. "direct" is the same request to the server's own port (the
-// baseline), "local" the local provider's forward, "ssh" the forward
-// through a droplet's real sshd over loopback. Compare ns/op in one run:
+// BenchmarkForward is what a model call pays for reaching the server on
+// the helper, as core does per call: open a tunnel, one request on a new
+// connection through its client, close it. "direct" is the same request to
+// the server's own port (the baseline), "local" the local provider's
+// tunnel (a direct dial), "ssh" a direct-tcpip channel through a droplet's
+// real sshd over loopback. Compare ns/op in one run:
 // go test -run '^$' -bench Forward -benchtime 200x ./internal/helper/
 func BenchmarkForward(b *testing.B) {
 	// A plain listener: the tests' PeerListener reads /proc per connection.
@@ -27,8 +28,7 @@ func BenchmarkForward(b *testing.B) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	providertest.NewOpenAIWith(b, providertest.Config{Listener: ln, Models: []string{"m"}})
 	ctx := context.Background()
-	get := func(b *testing.B, url string) {
-		c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	get := func(b *testing.B, c *http.Client, url string) {
 		res, err := c.Get(url + "/v1/models")
 		if err != nil {
 			b.Fatal(err)
@@ -37,23 +37,23 @@ func BenchmarkForward(b *testing.B) {
 	}
 	b.Run("direct", func(b *testing.B) {
 		for b.Loop() {
-			get(b, "http://"+ln.Addr().String())
+			get(b, &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, "http://"+ln.Addr().String())
 		}
 	})
 	through := func(b *testing.B, p helper.Provider) {
-		m := forwardManager(b, p, nil)
+		m := tunnelManager(b, p, nil)
 		hp, err := m.Acquire(ctx, "bench", helper.Need{ModelServer: true})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer hp.Release(ctx)
 		for b.Loop() {
-			fw, err := hp.Forward(ctx, port)
+			tun, err := hp.Tunnel(port)
 			if err != nil {
 				b.Fatal(err)
 			}
-			get(b, "http://"+fw.Addr())
-			fw.Close()
+			get(b, tun.HTTPClient(), tun.URL(""))
+			tun.Close()
 		}
 	}
 	b.Run("local", func(b *testing.B) { through(b, &helper.Local{Dir: b.TempDir()}) })
