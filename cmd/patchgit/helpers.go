@@ -87,8 +87,9 @@ func helperProvider(cfg config.Config) (helper.Provider, error) {
 			return nil, fmt.Errorf("helper.ssh.host_key: %w", err)
 		}
 		return &helper.SSHHost{
-			Target: helper.SSHTarget{Address: h.SSH.Host, Port: h.SSH.Port, User: h.SSH.User, Signer: signer, HostKey: hostKey},
-			Size:   helper.Size{Slug: "existing", MemoryMB: h.SSH.MemoryMB, VCPUs: h.SSH.VCPUs, PriceHourly: h.SSH.PriceHourly.Micros()},
+			Target: helper.SSHTarget{Address: h.SSH.Host, Port: h.SSH.Port, User: h.SSH.User, Signer: signer, HostKey: hostKey,
+				Dir: h.SSH.WorkDir},
+			Size: helper.Size{Slug: "existing", MemoryMB: h.SSH.MemoryMB, VCPUs: h.SSH.VCPUs, PriceHourly: h.SSH.PriceHourly.Micros()},
 		}, nil
 	default:
 		// Unpriced here on purpose: core meters a verify on this machine

@@ -174,6 +174,7 @@ func TestEveryEnvVarSetsItsField(t *testing.T) {
 		"helper.digitalocean.ssh_user": "ci", "helper.digitalocean.work_dir": "/home/ci/helper", "helper.ssh.host": "build.example.com",
 		"helper.ssh.port": "2201", "helper.ssh.user": "ci", "helper.ssh.host_key": "ssh-ed25519 AAAA",
 		"helper.ssh.memory_mb": "4096", "helper.ssh.vcpus": "2", "helper.ssh.price_hourly": "$0.05",
+		"helper.ssh.work_dir":           "/home/ci/pg-helper",
 		"assistant.tiers.base.provider": "p1", "assistant.tiers.base.model": "m1", "assistant.tiers.helper.provider": "p2",
 		"assistant.tiers.helper.model": "m2", "assistant.tiers.external.provider": "p3", "assistant.tiers.external.model": "m3",
 		"assistant.plan.tier": "helper", "assistant.plan.model": "m4", "assistant.plan.max_output_tokens": "512",

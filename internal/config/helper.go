@@ -55,6 +55,9 @@ type HelperSSH struct {
 	MemoryMB    int    `yaml:"memory_mb"`
 	VCPUs       int    `yaml:"vcpus"`
 	PriceHourly Price  `yaml:"price_hourly"` // per hour; 0: not metered
+	// WorkDir is where PatchGit uploads and runs on the host (User must be
+	// able to create it).
+	WorkDir string `yaml:"work_dir"`
 }
 
 var helperProviders = []string{"local", "digitalocean", "ssh"}
@@ -73,7 +76,7 @@ func defaultHelper() HelperConfig {
 		Provider: "local", TTL: Duration(2 * time.Hour), ReadyTimeout: Duration(10 * time.Minute),
 		DigitalOcean: HelperDigitalOcean{Region: "fra1", Image: "debian-12-x64", SSHPort: 22,
 			SSHUser: "root", WorkDir: "/var/lib/patchgit-helper"},
-		SSH: HelperSSH{Port: 22, User: "root"},
+		SSH: HelperSSH{Port: 22, User: "root", WorkDir: "/var/lib/patchgit-helper"},
 	}
 }
 
@@ -122,7 +125,7 @@ func (c *Config) validateHelper() []error {
 	if !unixUser.MatchString(d.SSHUser) {
 		bad("helper.digitalocean.ssh_user", "%q is not a user name like root", d.SSHUser)
 	}
-	if !remotePath.MatchString(d.WorkDir) || path.Clean(d.WorkDir) != d.WorkDir || d.WorkDir == "/" {
+	if !cleanRemoteDir(d.WorkDir) {
 		bad("helper.digitalocean.work_dir", "%q is not a clean absolute directory below / (letters, digits, . _ - /), e.g. /var/lib/patchgit-helper", d.WorkDir)
 	}
 	if d.APIURL != "" && !strings.HasPrefix(d.APIURL, "https://") {
@@ -131,6 +134,9 @@ func (c *Config) validateHelper() []error {
 	s := &h.SSH
 	if s.Port < 1 || s.Port > 65535 {
 		bad("helper.ssh.port", "%d is not a port (1..65535)", s.Port)
+	}
+	if !cleanRemoteDir(s.WorkDir) {
+		bad("helper.ssh.work_dir", "%q is not a clean absolute directory below / (letters, digits, . _ - /), e.g. /var/lib/patchgit-helper", s.WorkDir)
 	}
 	if h.Provider == "ssh" {
 		if strings.TrimSpace(s.Host) == "" {
@@ -141,6 +147,13 @@ func (c *Config) validateHelper() []error {
 		}
 	}
 	return errs
+}
+
+// cleanRemoteDir says dir is fit to be a helper's work directory: absolute,
+// clean, not / itself, and plain characters only (it travels, quoted, into
+// shell commands on the helper).
+func cleanRemoteDir(dir string) bool {
+	return remotePath.MatchString(dir) && path.Clean(dir) == dir && dir != "/"
 }
 
 // DigitalOceanTokenFile is where the API token is read from:

@@ -24,11 +24,13 @@ func TestHelperConfigValidation(t *testing.T) {
 	c.Helper.DigitalOcean.APIURL = "http://api.example.com"
 	c.Helper.DigitalOcean.SSHUser = "root; rm"
 	c.Helper.DigitalOcean.WorkDir = "var/lib/x"
+	c.Helper.SSH.WorkDir = "/srv/../etc"
 	err = c.Validate()
 	for _, want := range []string{"helper.ssh.host: is empty", "helper.ssh.host_key: is not a public key line",
 		`helper.digitalocean.api_url: "http://api.example.com" must be https://`,
 		`helper.digitalocean.ssh_user: "root; rm" is not a user name`,
-		`helper.digitalocean.work_dir: "var/lib/x" is not a clean absolute directory`} {
+		`helper.digitalocean.work_dir: "var/lib/x" is not a clean absolute directory`,
+		`helper.ssh.work_dir: "/srv/../etc" is not a clean absolute directory`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}
@@ -129,5 +131,24 @@ func TestRepoHelperNeed(t *testing.T) {
 	_, err = Load(writeConfig(t, "repos:\n  - name: big\n    url: /srv/big.git\n    helper: {memory: 4096}\n"), true, []string{"HOME=/h"})
 	if err == nil || !strings.Contains(err.Error(), "repos[0].helper.memory") || !strings.Contains(err.Error(), "unknown key") {
 		t.Errorf("a misspelt key: %v", err)
+	}
+}
+
+// The existing host's work directory: the same default and rules as a
+// droplet's; another directory loads from the file, a bad one from the
+// environment is refused with the key named.
+func TestSSHHostWorkDir(t *testing.T) {
+	if c := Default(); c.Helper.SSH.WorkDir != "/var/lib/patchgit-helper" {
+		t.Fatalf("default %q", c.Helper.SSH.WorkDir)
+	}
+	cfg, err := Load(writeConfig(t, "helper:\n  ssh:\n    user: ci\n    work_dir: /home/ci/patchgit-helper\n"), true, []string{"HOME=/h"})
+	if err != nil || cfg.Helper.SSH.WorkDir != "/home/ci/patchgit-helper" {
+		t.Fatalf("from the file: %v %+v", err, cfg.Helper.SSH)
+	}
+	for _, bad := range []string{"/srv/../etc", "/srv/my helper", "/", "/srv/x/", "relative/dir", "/srv/$(id)"} {
+		_, err := Load("", false, []string{"HOME=/h", "PATCHGIT_HELPER_SSH_WORK_DIR=" + bad})
+		if err == nil || !strings.Contains(err.Error(), "helper.ssh.work_dir") || !strings.Contains(err.Error(), "not a clean absolute directory") {
+			t.Errorf("work_dir %q: %v", bad, err)
+		}
 	}
 }
