@@ -88,6 +88,14 @@ func (c *Client) VerifyAudit(ctx context.Context) (core.AuditReport, error) {
 	return callFor[core.AuditReport](ctx, c, "VerifyAudit")
 }
 
+func (c *Client) AuditPage(ctx context.Context, q core.AuditQuery) (core.AuditPage, error) {
+	return callFor[core.AuditPage](ctx, c, "AuditPage", q)
+}
+
+func (c *Client) AuditTrail(ctx context.Context, proposalID string) ([]core.AuditEntry, error) {
+	return callFor[[]core.AuditEntry](ctx, c, "AuditTrail", proposalID)
+}
+
 // SetPIN is refused with ErrUnauthorized unless the daemon served this
 // connection with Admin rights (the local control socket).
 func (c *Client) SetPIN(ctx context.Context, actor, pin string) error {
