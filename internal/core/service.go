@@ -83,6 +83,9 @@ type Service interface {
 	// AuditTrail returns a proposal's audit entries and its jobs', oldest
 	// first, reading the log back only to the proposal's creation.
 	AuditTrail(ctx context.Context, proposalID string) ([]AuditEntry, error)
+	// LocalPR reads a local-forge pull request with its head and base
+	// commits and its diff, from the bare repository.
+	LocalPR(ctx context.Context, repo string, number int) (LocalChange, error)
 }
 
 // WebLinks mints one-time sign-in links; the web mirror's session store

@@ -543,6 +543,19 @@ func (c *Core) AuditTrail(ctx context.Context, proposalID string) ([]AuditEntry,
 		func(e AuditEntry) bool { return subjects[e.Subject] })
 }
 
+// LocalPR implements Service.
+func (c *Core) LocalPR(ctx context.Context, repo string, number int) (LocalChange, error) {
+	f, err := c.forgeOf(repo)
+	if err != nil {
+		return LocalChange{}, err
+	}
+	local, ok := f.(*forge.Local)
+	if !ok {
+		return LocalChange{}, fmt.Errorf("read pull request: %w: %s is not on the local forge", ErrNotFound, repo)
+	}
+	return local.Change(ctx, repo, number)
+}
+
 // VerifyAudit implements Service.
 func (c *Core) VerifyAudit(context.Context) (AuditReport, error) {
 	r, err := c.opt.Audit.Verify()

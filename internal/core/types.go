@@ -343,6 +343,7 @@ type (
 	AuditEntry  = audit.Entry
 	AuditReport = audit.Report
 	AuditFilter = audit.Filter
+	LocalChange = forge.Change
 )
 
 // AuditQuery asks for a page of the audit log: up to Limit entries (0:

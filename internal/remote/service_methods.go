@@ -111,3 +111,7 @@ func (s *Service) AuditPage(ctx context.Context, q core.AuditQuery) (core.AuditP
 func (s *Service) AuditTrail(ctx context.Context, proposalID string) ([]core.AuditEntry, error) {
 	return read(ctx, s, func(c *rpc.Client) ([]core.AuditEntry, error) { return c.AuditTrail(ctx, proposalID) })
 }
+
+func (s *Service) LocalPR(ctx context.Context, repo string, number int) (core.LocalChange, error) {
+	return read(ctx, s, func(c *rpc.Client) (core.LocalChange, error) { return c.LocalPR(ctx, repo, number) })
+}

@@ -96,6 +96,10 @@ func (c *Client) AuditTrail(ctx context.Context, proposalID string) ([]core.Audi
 	return callFor[[]core.AuditEntry](ctx, c, "AuditTrail", proposalID)
 }
 
+func (c *Client) LocalPR(ctx context.Context, repo string, number int) (core.LocalChange, error) {
+	return callFor[core.LocalChange](ctx, c, "LocalPR", repo, number)
+}
+
 // SetPIN is refused with ErrUnauthorized unless the daemon served this
 // connection with Admin rights (the local control socket).
 func (c *Client) SetPIN(ctx context.Context, actor, pin string) error {

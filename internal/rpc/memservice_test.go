@@ -520,6 +520,20 @@ func (s *memService) AuditTrail(ctx context.Context, proposalID string) ([]core.
 	return out, nil
 }
 
+func (s *memService) LocalPR(ctx context.Context, repo string, number int) (core.LocalChange, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("LocalPR", repo, number); err != nil {
+		return core.LocalChange{}, err
+	}
+	for _, p := range s.prs {
+		if p.Repo == repo && p.Number == number {
+			return core.LocalChange{PR: p, BaseSHA: "b", HeadSHA: "h", Diff: "--- a/x\n+++ b/x\n"}, nil
+		}
+	}
+	return core.LocalChange{}, fmt.Errorf("local pr %s#%d: %w", repo, number, core.ErrNotFound)
+}
+
 func (s *memService) Subscribe(ctx context.Context) (<-chan core.Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -66,6 +66,8 @@ func roundTripSteps() []step {
 		{"AuditPage", []any{core.AuditQuery{Before: 3, Limit: 1}}},
 		{"AuditPage", []any{core.AuditQuery{Limit: 2, AuditFilter: core.AuditFilter{Kind: "proposal."}}}},
 		{"AuditTrail", []any{prop}},
+		{"LocalPR", []any{"demo", 1}},
+		{"LocalPR", []any{"demo", 99}}, // not_found
 		{"Subscribe", nil},
 		{"WebLink", []any{"alice"}},
 		{"SetPIN", []any{"root", "482913"}},

@@ -282,6 +282,10 @@ func (f *fakeService) AuditTrail(context.Context, string) ([]core.AuditEntry, er
 	return nil, errFakeUnsupported
 }
 
+func (f *fakeService) LocalPR(context.Context, string, int) (core.LocalChange, error) {
+	return core.LocalChange{}, errFakeUnsupported
+}
+
 func (f *fakeService) VerifyAudit(context.Context) (core.AuditReport, error) {
 	return core.AuditReport{}, errFakeUnsupported
 }

@@ -2,11 +2,13 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 
 	"github.com/patchgit/patchgit/internal/core"
+	"github.com/patchgit/patchgit/internal/forge"
 )
 
 // states lists the proposal states for the filter, in flow order.
@@ -246,3 +248,34 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
 
 // ProjectedPtr lets the template use money on the total.
 func (v budgetView) ProjectedPtr() *int64 { return &v.Projected }
+
+type prView struct {
+	C     core.LocalChange
+	Files []diffFile
+}
+
+// localPRPage shows a local-forge pull request: there is no forge website
+// for it, so the mirror is its page.
+func (s *Server) localPRPage(w http.ResponseWriter, r *http.Request) {
+	repo := r.PathValue("repo")
+	n, err := strconv.Atoi(r.PathValue("n"))
+	notFound := func() {
+		s.renderStatus(w, r, http.StatusNotFound, "notfound", page{Title: "Not found",
+			Data: "There is no local pull request " + repo + "#" + r.PathValue("n") + "."})
+	}
+	if err != nil || n <= 0 {
+		notFound()
+		return
+	}
+	c, err := s.opt.Service.LocalPR(r.Context(), repo, n)
+	if errors.Is(err, core.ErrNotFound) || errors.Is(err, core.ErrUnknownRepo) || errors.Is(err, forge.ErrNoSuchPR) || errors.Is(err, forge.ErrUnknownRepo) {
+		notFound()
+		return
+	}
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "The pull request could not be read.", err)
+		return
+	}
+	s.render(w, r, "pr", page{Title: fmt.Sprintf("#%d %s", c.PR.Number, c.PR.Title), Nav: "proposals",
+		Data: prView{C: c, Files: splitDiff(c.Diff)}})
+}
