@@ -117,6 +117,17 @@ func TestE2EWebMirrorInBrowser(t *testing.T) {
 	if pr := eval[string](t, b, `document.getElementById("pr").textContent`); !strings.Contains(pr, "Pull request #1") {
 		t.Fatalf("PR line %q", pr)
 	}
+	// The local forge's PR is a page on the mirror: click through to it.
+	within(t, b, 30*time.Second, chromedp.Click(chromedp.ID("pr-link")), chromedp.WaitVisible(chromedp.ID("pr-sha")))
+	if path := eval[string](t, b, "location.pathname"); path != "/prs/local/demo/1" {
+		t.Fatalf("PR link went to %q", path)
+	}
+	if diff := eval[string](t, b, `document.querySelector(".diff-card").textContent`); !strings.Contains(diff, "greet.go") {
+		t.Fatalf("PR page diff: %q", diff)
+	}
+	if st := eval[string](t, b, `document.getElementById("pr-state").textContent`); st != "open" {
+		t.Fatalf("PR state %q", st)
+	}
 	within(t, b, 30*time.Second, chromedp.Navigate(base+"/jobs"), chromedp.WaitVisible(chromedp.CSS(".j-done")))
 	shots(t, b, "jobs")
 	within(t, b, 30*time.Second, chromedp.Navigate(base+"/audit"), chromedp.WaitVisible(chromedp.ID("chain")))

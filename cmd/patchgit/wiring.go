@@ -165,10 +165,12 @@ func openParts(ctx context.Context, cfg config.Config, log *slog.Logger, daemon 
 			return nil, err
 		}
 	}
+	localForge := forge.NewLocal(db, p.git, local)
+	localForge.SetWebURL(cfg.HTTP.PublicURL) // a local PR's URL is the mirror's page for it
 	p.core, err = core.New(core.Options{
 		Budget: ledger, Prices: prices, Policy: policy, MeterSlice: cfg.Budget.MeterSlice.Std(), CheaperPlan: cfg.Budget.CheaperPlan,
 		DB: db, Audit: p.audit, Git: p.git, Sandbox: p.sandbox,
-		Forges:        map[string]forge.Forge{"local": forge.NewLocal(db, p.git, local), "github": github, "gitea": gitea},
+		Forges:        map[string]forge.Forge{"local": localForge, "github": github, "gitea": gitea},
 		Repos:         specs,
 		Author:        core.Author{Name: cfg.Author.Name, Email: cfg.Author.Email},
 		Limits:        sandbox.Limits{MaxPatchBytes: cfg.Sandbox.MaxPatchBytes, MaxFiles: cfg.Sandbox.MaxFiles, MaxLines: cfg.Sandbox.MaxLines},

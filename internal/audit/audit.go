@@ -43,6 +43,10 @@ type Log struct {
 	mu          sync.Mutex
 	headWritten uint64 // highest seq written to the head file by this Log
 	headErr     error  // last head file write error, nil once a write succeeds
+
+	verifyMu    sync.Mutex // guards the VerifyCached result
+	verified    *Report
+	verifiedKey *verifyKey
 }
 
 // New returns a Log over db whose head file is headPath (for example

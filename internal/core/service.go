@@ -76,6 +76,16 @@ type Service interface {
 	// the proposal in Draft with the reason and spends nothing. A second
 	// press of the same answer returns the proposal unchanged.
 	DecideSpend(ctx context.Context, actor, proposalID string, rev int, approve bool) (Proposal, error)
+	// AuditPage reads one page of the audit log, newest first, without
+	// reading the whole log, with the chain's verification (recomputed
+	// only when the log's head or head file changed).
+	AuditPage(ctx context.Context, q AuditQuery) (AuditPage, error)
+	// AuditTrail returns a proposal's audit entries and its jobs', oldest
+	// first, reading the log back only to the proposal's creation.
+	AuditTrail(ctx context.Context, proposalID string) ([]AuditEntry, error)
+	// LocalPR reads a local-forge pull request with its head and base
+	// commits and its diff, from the bare repository.
+	LocalPR(ctx context.Context, repo string, number int) (LocalChange, error)
 }
 
 // WebLinks mints one-time sign-in links; the web mirror's session store

@@ -504,6 +504,58 @@ func (c *Core) Audit(_ context.Context, from uint64, limit int) ([]AuditEntry, e
 	return c.opt.Audit.List(from, limit)
 }
 
+// AuditPage implements Service.
+func (c *Core) AuditPage(_ context.Context, q AuditQuery) (AuditPage, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultAuditPage
+	}
+	page, err := c.opt.Audit.Page(q.Before, min(limit, MaxAuditPage), q.AuditFilter)
+	if err != nil {
+		return AuditPage{}, err
+	}
+	r, err := c.opt.Audit.VerifyCached()
+	if err != nil {
+		return AuditPage{}, err
+	}
+	return AuditPage{Page: page, Report: r}, nil
+}
+
+// AuditTrail implements Service. Every entry about a proposal or its jobs
+// comes after its "proposal.created" entry (appended in the transaction
+// that stores the proposal), so the walk back stops there.
+func (c *Core) AuditTrail(ctx context.Context, proposalID string) ([]AuditEntry, error) {
+	if _, err := c.Proposal(ctx, proposalID); err != nil {
+		return nil, err
+	}
+	jobs, err := c.Jobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	subjects := map[string]bool{proposalID: true}
+	for _, j := range jobs {
+		if j.ProposalID == proposalID {
+			subjects[j.ID] = true
+		}
+	}
+	return c.opt.Audit.Back(
+		func(e AuditEntry) bool { return e.Kind == "proposal.created" && e.Subject == proposalID },
+		func(e AuditEntry) bool { return subjects[e.Subject] })
+}
+
+// LocalPR implements Service.
+func (c *Core) LocalPR(ctx context.Context, repo string, number int) (LocalChange, error) {
+	f, err := c.forgeOf(repo)
+	if err != nil {
+		return LocalChange{}, err
+	}
+	local, ok := f.(*forge.Local)
+	if !ok {
+		return LocalChange{}, fmt.Errorf("read pull request: %w: %s is not on the local forge", ErrNotFound, repo)
+	}
+	return local.Change(ctx, repo, number)
+}
+
 // VerifyAudit implements Service.
 func (c *Core) VerifyAudit(context.Context) (AuditReport, error) {
 	r, err := c.opt.Audit.Verify()

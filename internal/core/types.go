@@ -342,6 +342,29 @@ type (
 	PR          = forge.PR
 	AuditEntry  = audit.Entry
 	AuditReport = audit.Report
+	AuditFilter = audit.Filter
+	LocalChange = forge.Change
+)
+
+// AuditQuery asks for a page of the audit log: up to Limit entries (0:
+// DefaultAuditPage, at most MaxAuditPage) older than Before (0: the
+// newest), passing the filter.
+type AuditQuery struct {
+	Before uint64 `json:"before,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
+	AuditFilter
+}
+
+// AuditPage is a page of the audit log and the chain's verification.
+type AuditPage struct {
+	audit.Page
+	Report AuditReport `json:"verification"`
+}
+
+// Audit page sizes.
+const (
+	DefaultAuditPage = 50
+	MaxAuditPage     = 500
 )
 
 // WebLink is a one-time sign-in link for the web mirror.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -21,6 +22,8 @@ type Local struct {
 	git   *gitops.Git
 	repos map[string]string // repo name -> bare repository path
 	now   func() time.Time
+	// webURL is the web mirror's public URL; PR URLs point at its page.
+	webURL string
 }
 
 // NewLocal serves the named bare repositories (name -> path).
@@ -28,9 +31,66 @@ func NewLocal(db *store.DB, git *gitops.Git, repos map[string]string) *Local {
 	return &Local{db: db, git: git, repos: repos, now: time.Now}
 }
 
-// URL is how a local PR is named in links: there is no web page for it
-// until the web mirror serves one.
-func localURL(repo string, n int) string { return fmt.Sprintf("local:%s#%d", repo, n) }
+// WebPath is the web mirror's read-only page for local PR n of repo.
+func WebPath(repo string, n int) string {
+	return fmt.Sprintf("/prs/local/%s/%d", url.PathEscape(repo), n)
+}
+
+// SetWebURL makes the URL of PRs opened from now on the web mirror's page
+// for them under base (http.public_url); empty keeps "local:REPO#N".
+func (l *Local) SetWebURL(base string) { l.webURL = strings.TrimSuffix(base, "/") }
+
+// localURL is how a local PR is named in links: the mirror's page when
+// the mirror has a public URL, otherwise a name for the person to read.
+func (l *Local) localURL(repo string, n int) string {
+	if l.webURL != "" {
+		return l.webURL + WebPath(repo, n)
+	}
+	return fmt.Sprintf("local:%s#%d", repo, n)
+}
+
+// Change is a local PR with what it changes: the head and base commits
+// and the diff from their merge base to the head (what the PR proposes,
+// also after base moved on).
+type Change struct {
+	PR      PR     `json:"pr"`
+	BaseSHA string `json:"base_sha"`
+	HeadSHA string `json:"head_sha"`
+	Diff    string `json:"diff"`
+}
+
+// maxChangeDiff caps the diff a page reads, so one huge branch cannot
+// exhaust memory; the page says it was cut.
+const maxChangeDiff = 4 << 20
+
+// Change reads PR number of repo and its diff from the bare repository.
+func (l *Local) Change(ctx context.Context, repo string, number int) (Change, error) {
+	bare, ok := l.repos[repo]
+	if !ok {
+		return Change{}, fmt.Errorf("read pull request change: %w: %q", ErrUnknownRepo, repo)
+	}
+	pr, err := l.GetPR(ctx, repo, number)
+	if err != nil {
+		return Change{}, err
+	}
+	c := Change{PR: pr}
+	if c.BaseSHA, err = l.git.ResolveRef(ctx, bare, "refs/heads/"+pr.Base); err != nil {
+		return Change{}, fmt.Errorf("read pull request change: base: %w", err)
+	}
+	if c.HeadSHA, err = l.git.ResolveRef(ctx, bare, "refs/heads/"+pr.Head); err != nil {
+		return Change{}, fmt.Errorf("read pull request change: head: %w", err)
+	}
+	out, err := l.git.Run(ctx, "", gitops.RunOpts{}, "--git-dir="+bare, "diff", "--no-color", "--no-ext-diff",
+		c.BaseSHA+"..."+c.HeadSHA)
+	if err != nil {
+		return Change{}, fmt.Errorf("read pull request change: diff: %w", err)
+	}
+	if len(out) > maxChangeDiff {
+		out = append(out[:maxChangeDiff:maxChangeDiff], "\n[diff cut at 4 MiB]\n"...)
+	}
+	c.Diff = string(out)
+	return c, nil
+}
 
 func (l *Local) bucket(tx *bolt.Tx, repo string) (*bolt.Bucket, error) {
 	if tx.Writable() {
@@ -78,7 +138,7 @@ func (l *Local) OpenPR(ctx context.Context, req OpenRequest) (PR, error) {
 		}
 		now := l.now().UTC()
 		pr = PR{Repo: req.Repo, Number: int(n), Title: req.Title, Body: req.Body, Base: req.Base,
-			Head: req.Head, State: StateOpen, URL: localURL(req.Repo, int(n)), Draft: req.Draft,
+			Head: req.Head, State: StateOpen, URL: l.localURL(req.Repo, int(n)), Draft: req.Draft,
 			Labels: req.Labels, Created: now, Updated: now}
 		return putPR(b, pr)
 	})

@@ -129,3 +129,44 @@ func TestConflictingMergeChangesNothing(t *testing.T) {
 		t.Fatalf("a failed merge changed the PR state to %s", prs[0].State)
 	}
 }
+
+// With the mirror's public URL set, a new PR's URL is its mirror page;
+// Change reads the PR's diff from its merge base, also after base moved
+// on.
+func TestLocalPRURLAndChange(t *testing.T) {
+	f, bare := setup(t)
+	pushBranch(t, bare, "main", "patchgit/a", "A.md", "a\n")
+	before, err := f.OpenPR(ctx, forge.OpenRequest{Repo: "demo", Title: "A", Base: "main", Head: "patchgit/a"})
+	if err != nil || before.URL != "local:demo#1" {
+		t.Fatalf("without a web URL: %q %v", before.URL, err)
+	}
+	f.SetWebURL("https://patchgit.example.com/")
+	pushBranch(t, bare, "main", "patchgit/b", "B.md", "b\n")
+	pr, err := f.OpenPR(ctx, forge.OpenRequest{Repo: "demo", Title: "B", Base: "main", Head: "patchgit/b"})
+	if err != nil || pr.URL != "https://patchgit.example.com/prs/local/demo/2" {
+		t.Fatalf("with a web URL: %q %v", pr.URL, err)
+	}
+	if _, err := f.Merge(ctx, "demo", 1); err != nil { // base moves on
+		t.Fatal(err)
+	}
+	c, err := f.Change(ctx, "demo", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HeadSHA != strings.TrimSpace(git(t, bare, "rev-parse", "refs/heads/patchgit/b")) ||
+		!strings.Contains(c.Diff, "+++ b/B.md") || strings.Contains(c.Diff, "A.md") {
+		t.Fatalf("change of #2: head %s\n%s", c.HeadSHA, c.Diff)
+	}
+	// Once merged, base holds the head: nothing is left to show (the
+	// page says so).
+	merged, err := f.Change(ctx, "demo", 1)
+	if err != nil || merged.PR.State != forge.StateMerged || merged.Diff != "" {
+		t.Fatalf("change of merged #1: %+v %v", merged, err)
+	}
+	if _, err := f.Change(ctx, "demo", 9); !errors.Is(err, forge.ErrNoSuchPR) {
+		t.Fatalf("unknown PR: %v", err)
+	}
+	if _, err := f.Change(ctx, "nope", 1); !errors.Is(err, forge.ErrUnknownRepo) {
+		t.Fatalf("unknown repo: %v", err)
+	}
+}

@@ -103,3 +103,15 @@ func (s *Service) DecideSpend(ctx context.Context, actor, proposalID string, rev
 		return c.DecideSpend(ctx, actor, proposalID, rev, approve)
 	})
 }
+
+func (s *Service) AuditPage(ctx context.Context, q core.AuditQuery) (core.AuditPage, error) {
+	return read(ctx, s, func(c *rpc.Client) (core.AuditPage, error) { return c.AuditPage(ctx, q) })
+}
+
+func (s *Service) AuditTrail(ctx context.Context, proposalID string) ([]core.AuditEntry, error) {
+	return read(ctx, s, func(c *rpc.Client) ([]core.AuditEntry, error) { return c.AuditTrail(ctx, proposalID) })
+}
+
+func (s *Service) LocalPR(ctx context.Context, repo string, number int) (core.LocalChange, error) {
+	return read(ctx, s, func(c *rpc.Client) (core.LocalChange, error) { return c.LocalPR(ctx, repo, number) })
+}

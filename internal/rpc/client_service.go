@@ -88,6 +88,18 @@ func (c *Client) VerifyAudit(ctx context.Context) (core.AuditReport, error) {
 	return callFor[core.AuditReport](ctx, c, "VerifyAudit")
 }
 
+func (c *Client) AuditPage(ctx context.Context, q core.AuditQuery) (core.AuditPage, error) {
+	return callFor[core.AuditPage](ctx, c, "AuditPage", q)
+}
+
+func (c *Client) AuditTrail(ctx context.Context, proposalID string) ([]core.AuditEntry, error) {
+	return callFor[[]core.AuditEntry](ctx, c, "AuditTrail", proposalID)
+}
+
+func (c *Client) LocalPR(ctx context.Context, repo string, number int) (core.LocalChange, error) {
+	return callFor[core.LocalChange](ctx, c, "LocalPR", repo, number)
+}
+
 // SetPIN is refused with ErrUnauthorized unless the daemon served this
 // connection with Admin rights (the local control socket).
 func (c *Client) SetPIN(ctx context.Context, actor, pin string) error {

@@ -480,6 +480,60 @@ func (s *memService) VerifyAudit(ctx context.Context) (core.AuditReport, error) 
 	return r, nil
 }
 
+func (s *memService) AuditPage(ctx context.Context, q core.AuditQuery) (core.AuditPage, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("AuditPage", q); err != nil {
+		return core.AuditPage{}, err
+	}
+	page := core.AuditPage{Report: core.AuditReport{OK: true, Entries: uint64(len(s.audit))}}
+	page.Entries = []core.AuditEntry{}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = core.DefaultAuditPage
+	}
+	for i := len(s.audit) - 1; i >= 0; i-- {
+		e := s.audit[i]
+		if (q.Before == 0 || e.Seq < q.Before) && q.Keep(e) {
+			if len(page.Entries) == limit {
+				page.Older = page.Entries[limit-1].Seq
+				break
+			}
+			page.Entries = append(page.Entries, e)
+		}
+	}
+	return page, nil
+}
+
+func (s *memService) AuditTrail(ctx context.Context, proposalID string) ([]core.AuditEntry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("AuditTrail", proposalID); err != nil {
+		return nil, err
+	}
+	var out []core.AuditEntry
+	for _, e := range s.audit {
+		if e.Subject == proposalID {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (s *memService) LocalPR(ctx context.Context, repo string, number int) (core.LocalChange, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("LocalPR", repo, number); err != nil {
+		return core.LocalChange{}, err
+	}
+	for _, p := range s.prs {
+		if p.Repo == repo && p.Number == number {
+			return core.LocalChange{PR: p, BaseSHA: "b", HeadSHA: "h", Diff: "--- a/x\n+++ b/x\n"}, nil
+		}
+	}
+	return core.LocalChange{}, fmt.Errorf("local pr %s#%d: %w", repo, number, core.ErrNotFound)
+}
+
 func (s *memService) Subscribe(ctx context.Context) (<-chan core.Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -63,6 +63,11 @@ func roundTripSteps() []step {
 		{"Audit", []any{0, 0}},
 		{"Audit", []any{2, 2}},
 		{"VerifyAudit", nil},
+		{"AuditPage", []any{core.AuditQuery{Before: 3, Limit: 1}}},
+		{"AuditPage", []any{core.AuditQuery{Limit: 2, AuditFilter: core.AuditFilter{Kind: "proposal."}}}},
+		{"AuditTrail", []any{prop}},
+		{"LocalPR", []any{"demo", 1}},
+		{"LocalPR", []any{"demo", 99}}, // not_found
 		{"Subscribe", nil},
 		{"WebLink", []any{"alice"}},
 		{"SetPIN", []any{"root", "482913"}},

@@ -274,6 +274,18 @@ func (f *fakeService) Audit(context.Context, uint64, int) ([]core.AuditEntry, er
 	return nil, errFakeUnsupported
 }
 
+func (f *fakeService) AuditPage(context.Context, core.AuditQuery) (core.AuditPage, error) {
+	return core.AuditPage{}, errFakeUnsupported
+}
+
+func (f *fakeService) AuditTrail(context.Context, string) ([]core.AuditEntry, error) {
+	return nil, errFakeUnsupported
+}
+
+func (f *fakeService) LocalPR(context.Context, string, int) (core.LocalChange, error) {
+	return core.LocalChange{}, errFakeUnsupported
+}
+
 func (f *fakeService) VerifyAudit(context.Context) (core.AuditReport, error) {
 	return core.AuditReport{}, errFakeUnsupported
 }

@@ -66,9 +66,6 @@ func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, http.StatusInternalServerError, "the audit log could not be read", err)
 		return
 	}
-	if v.Entries == nil {
-		v.Entries = []core.AuditEntry{}
-	}
 	writeJSON(w, http.StatusOK, v)
 }
 

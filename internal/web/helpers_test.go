@@ -38,10 +38,11 @@ const testPIN = "480913"
 // sandbox, the local forge and the seeded demo repository; it listens on a
 // real loopback port.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	dir      string
 	bare     string
 	db       *store.DB
+	audit    *audit.Log
 	core     *core.Core
 	sessions *websession.Store
 	gate     *lockingGate
@@ -59,7 +60,7 @@ type envOptions struct {
 	localHourly budget.Micros
 }
 
-func newEnv(t *testing.T, opt envOptions) *env {
+func newEnv(t testing.TB, opt envOptions) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), logs: &syncBuffer{}}
 	e.bare = filepath.Join(e.dir, "repos", "demo.git")
@@ -73,6 +74,7 @@ func newEnv(t *testing.T, opt envOptions) *env {
 		t.Fatal(err)
 	}
 	e.db = db
+	e.audit = audit.New(db, filepath.Join(e.dir, "audit.head"))
 	hash, err := pin.Hash(testPIN)
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +94,7 @@ func newEnv(t *testing.T, opt envOptions) *env {
 	prices.Local = budget.NewHelperPrice(budget.LocalHelperSize, opt.localHourly, 0)
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.core, err = core.New(core.Options{
-		DB: db, Audit: audit.New(db, filepath.Join(e.dir, "audit.head")), Git: g, Sandbox: sb,
+		DB: db, Audit: e.audit, Git: g, Sandbox: sb,
 		Forges: map[string]forge.Forge{"local": forge.NewLocal(db, g, map[string]string{"demo": e.bare})},
 		Repos: []core.RepoSpec{{
 			Repo: core.Repo{Name: "demo", BaseBranch: "main", Forge: "local", Checks: []string{`test -z "$(gofmt -l .)"`},
@@ -259,7 +261,7 @@ func (e *env) propose(edit func(dir string)) core.Proposal {
 
 // makeDiff clones the repository, lets edit change the clone and returns
 // `git diff` of the result: a real patch against main.
-func makeDiff(t *testing.T, bare string, edit func(dir string)) string {
+func makeDiff(t testing.TB, bare string, edit func(dir string)) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "clone")
 	if out, err := exec.Command("git", "clone", "-q", bare, dir).CombinedOutput(); err != nil {

@@ -2,12 +2,13 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/patchgit/patchgit/internal/core"
+	"github.com/patchgit/patchgit/internal/forge"
 )
 
 // states lists the proposal states for the filter, in flow order.
@@ -85,14 +86,8 @@ func (s *Server) proposalView(r *http.Request, id string) (proposalView, error) 
 			subjects[j.ID] = true
 		}
 	}
-	entries, err := s.opt.Service.Audit(ctx, 1, 0)
-	if err != nil {
+	if v.Trail, err = s.opt.Service.AuditTrail(ctx, p.ID); err != nil {
 		return proposalView{}, err
-	}
-	for _, e := range entries {
-		if subjects[e.Subject] {
-			v.Trail = append(v.Trail, e)
-		}
 	}
 	return v, nil
 }
@@ -222,75 +217,24 @@ func (s *Server) budgetPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "budget", page{Title: "Budget", Nav: "budget", Data: v})
 }
 
-// auditPageSize is how many entries one audit page shows.
-const auditPageSize = 50
-
 type auditView struct {
-	Entries []core.AuditEntry `json:"entries"`
-	Report  core.AuditReport  `json:"verification"`
-	Kind    string            `json:"-"`
-	Query   string            `json:"-"`
-	Before  uint64            `json:"-"`
-	Older   uint64            `json:"older_before,omitempty"` // the "before" of the next page; 0: none
-	Total   int               `json:"matching"`
+	core.AuditPage
+	Kind  string `json:"-"`
+	Query string `json:"-"`
 }
 
-// auditView filters the whole log (kind prefix, and a word found in the
-// actor, subject or data), then pages newest first: before=SEQ shows
-// entries older than SEQ.
+// auditView reads one page of the log, newest first: before=SEQ shows
+// entries older than SEQ, filtered by kind prefix and a word (q=) found in
+// the actor, subject, kind or data. The log is read from the page's place
+// backwards, not whole.
 func (s *Server) auditView(r *http.Request) (auditView, error) {
 	q := r.URL.Query()
 	v := auditView{Kind: q.Get("kind"), Query: q.Get("q")}
-	v.Before, _ = strconv.ParseUint(q.Get("before"), 10, 64)
+	before, _ := strconv.ParseUint(q.Get("before"), 10, 64)
 	var err error
-	if v.Report, err = s.opt.Service.VerifyAudit(r.Context()); err != nil {
-		return auditView{}, err
-	}
-	all, err := s.opt.Service.Audit(r.Context(), 1, 0)
-	if err != nil {
-		return auditView{}, err
-	}
-	var match []core.AuditEntry
-	for i := len(all) - 1; i >= 0; i-- {
-		e := all[i]
-		if v.Kind != "" && !strings.HasPrefix(e.Kind, v.Kind) {
-			continue
-		}
-		if v.Query != "" && !auditHas(e, v.Query) {
-			continue
-		}
-		match = append(match, e)
-	}
-	v.Total = len(match)
-	start := 0
-	if v.Before > 0 {
-		start = len(match)
-		for i, e := range match {
-			if e.Seq < v.Before {
-				start = i
-				break
-			}
-		}
-	}
-	end := min(len(match), start+auditPageSize)
-	v.Entries = match[start:end]
-	if end < len(match) {
-		v.Older = match[end-1].Seq
-	}
-	return v, nil
-}
-
-func auditHas(e core.AuditEntry, word string) bool {
-	word = strings.ToLower(word)
-	if strings.Contains(strings.ToLower(e.Actor+" "+e.Subject+" "+e.Kind), word) {
-		return true
-	}
-	for k, val := range e.Data {
-		if strings.Contains(strings.ToLower(k+"="+val), word) {
-			return true
-		}
-	}
-	return false
+	v.AuditPage, err = s.opt.Service.AuditPage(r.Context(), core.AuditQuery{Before: before, Limit: core.DefaultAuditPage,
+		AuditFilter: core.AuditFilter{Kind: v.Kind, Text: v.Query}})
+	return v, err
 }
 
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
@@ -304,3 +248,34 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
 
 // ProjectedPtr lets the template use money on the total.
 func (v budgetView) ProjectedPtr() *int64 { return &v.Projected }
+
+type prView struct {
+	C     core.LocalChange
+	Files []diffFile
+}
+
+// localPRPage shows a local-forge pull request: there is no forge website
+// for it, so the mirror is its page.
+func (s *Server) localPRPage(w http.ResponseWriter, r *http.Request) {
+	repo := r.PathValue("repo")
+	n, err := strconv.Atoi(r.PathValue("n"))
+	notFound := func() {
+		s.renderStatus(w, r, http.StatusNotFound, "notfound", page{Title: "Not found",
+			Data: "There is no local pull request " + repo + "#" + r.PathValue("n") + "."})
+	}
+	if err != nil || n <= 0 {
+		notFound()
+		return
+	}
+	c, err := s.opt.Service.LocalPR(r.Context(), repo, n)
+	if errors.Is(err, core.ErrNotFound) || errors.Is(err, core.ErrUnknownRepo) || errors.Is(err, forge.ErrNoSuchPR) || errors.Is(err, forge.ErrUnknownRepo) {
+		notFound()
+		return
+	}
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "The pull request could not be read.", err)
+		return
+	}
+	s.render(w, r, "pr", page{Title: fmt.Sprintf("#%d %s", c.PR.Number, c.PR.Title), Nav: "proposals",
+		Data: prView{C: c, Files: splitDiff(c.Diff)}})
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/patchgit/patchgit/internal/budget"
+	"github.com/patchgit/patchgit/internal/forge"
 )
 
 //go:embed templates/*.html static/*
@@ -27,7 +28,7 @@ type page struct {
 }
 
 // pageNames are the templates besides the layout.
-var pageNames = []string{"login", "proposals", "proposal", "jobs", "budget", "audit", "notfound"}
+var pageNames = []string{"login", "proposals", "proposal", "jobs", "budget", "audit", "notfound", "pr"}
 
 func parsePages() (map[string]*template.Template, error) {
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html")
@@ -109,6 +110,10 @@ var funcs = template.FuncMap{
 	"dur":     func(d time.Duration) string { return d.Round(10 * time.Millisecond).String() },
 	"plus1":   func(i int) int { return i + 1 },
 	"httpURL": func(u string) bool { return strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://") },
+	// A local-forge PR's page is the mirror's own, whatever URL it was
+	// opened with (before http.public_url was set it is "local:REPO#N").
+	"localPR":     func(u string) bool { return strings.HasPrefix(u, "local:") || strings.Contains(u, "/prs/local/") },
+	"localPRPath": forge.WebPath,
 }
 
 // ago is a short age: "12s", "5m", "3h", "2d".

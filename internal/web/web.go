@@ -101,6 +101,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /jobs", s.authed(s.jobsPage))
 	m.HandleFunc("GET /budget", s.authed(s.budgetPage))
 	m.HandleFunc("GET /audit", s.authed(s.auditPage))
+	m.HandleFunc("GET /prs/local/{repo}/{n}", s.authed(s.localPRPage))
 	m.HandleFunc("GET /events", s.authed(s.events))
 
 	m.HandleFunc("GET /api/proposals", s.authedAPI(s.apiProposals))

@@ -38,7 +38,7 @@ func TestEveryWritingMethodIsRefused(t *testing.T) {
 	p := e.propose(howdy(t))
 	signedIn := e.client()
 	e.signIn(signedIn)
-	paths := []string{"/", "/proposals/" + p.ID, "/jobs", "/budget", "/audit", "/events", "/api/proposals",
+	paths := []string{"/", "/proposals/" + p.ID, "/jobs", "/budget", "/audit", "/prs/local/demo/1", "/events", "/api/proposals",
 		"/api/proposals/" + p.ID, "/api/jobs", "/api/budget", "/api/audit", "/static/app.css", "/no/such/path", "/login", "/logout"}
 	methods := []string{"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND"}
 	for _, c := range []*http.Client{e.client(), signedIn} {
