@@ -87,6 +87,23 @@ func waitScreen(t *testing.T, tm *teatest.TestModel, text string) {
 	}
 }
 
+// waitScreenWithout waits until the app no longer shows text: a reload
+// that follows an answer arrives after the answer's own message.
+func waitScreenWithout(t *testing.T, tm *teatest.TestModel, text string) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		s := currentScreen(t, tm)
+		if !strings.Contains(s, text) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the screen still shows %q; last screen:\n%s", text, s)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // finalScreen quits the app and returns its last frame as plain text.
 func finalScreen(t *testing.T, tm *teatest.TestModel) string {
 	t.Helper()
