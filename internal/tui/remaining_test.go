@@ -47,8 +47,11 @@ func TestDraftingShowsSpentRemainingAndTotalAt100x30(t *testing.T) {
 	tm := startApp(t, svc, Options{}, 100, 30)
 	waitScreen(t, tm, "make the greeting friendlier")
 	tm.Send(press("tab")) // at 100 columns the pane replaces the chat
+	// The proposal, the budget and the job load separately: wait for each
+	// (the job line came last once under -cpu 1 and the test looked early).
 	waitScreen(t, tm, "Remaining")
 	waitScreen(t, tm, "left this hour")
+	waitScreen(t, tm, "draft running: patch")
 	screen := currentScreen(t, tm)
 	for _, want := range []string{
 		"Job        draft running: patch: 1.2k chars received",
