@@ -293,6 +293,13 @@ func TestGoNotOfferedUnlessProposed(t *testing.T) {
 			svc, _ := proposedFixture(state)
 			tm := startApp(t, svc, Options{}, 100, 30)
 			waitScreen(t, tm, "I drafted a change")
+			// The chat's message can show before the proposal loads; a
+			// ctrl+g then finds no proposal (a flake under -cpu 1). Wait
+			// until the pane shows it, then go back to the chat.
+			tm.Send(press("tab"))
+			waitScreen(t, tm, "Friendlier greeting")
+			tm.Send(press("tab"))
+			waitScreen(t, tm, "tab proposal")
 			tm.Send(press("ctrl+g"))
 			waitScreen(t, tm, "GO is only possible on a proposed change")
 			tm.Send(press("y")) // no question is open: this just types
