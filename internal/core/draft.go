@@ -156,7 +156,7 @@ func (c *Core) recordDraft(j *Job, repo RepoSpec, change assist.Change, base str
 		emit(Event{Kind: EventProposal, ID: p.ID, Repo: p.Repo, ConversationID: p.ConversationID})
 		if md != nil {
 			if esc := c.escalation(rev, md.tier, md.offer, c.verifyProjection()); esc != nil {
-				return c.proposeEscalation(tx, emit, j, p, rev, md.tier, *esc)
+				return c.proposeEscalation(tx, emit, j, p, rev, md.tier, *esc, md.offer.projection(c.verifyProjection()))
 			}
 		}
 		if rev.Verified {

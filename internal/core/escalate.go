@@ -212,11 +212,8 @@ func (c *Core) escalation(rev *Revision, from budget.Tier, offer *escalationOffe
 	cost := offer.plan + offer.patch + verify
 	why := []string{fmt.Sprintf("confidence %d/100 is under %d on the %s tier", rev.Confidence.Value, assess.LowConfidenceBelow, from)}
 	why = append(why, lowestReasons(rev.Confidence, 3)...)
-	projection := offer.why
-	if verify > 0 {
-		projection += fmt.Sprintf(", sandbox verify %s (one meter slice of helper time)", verify)
-	}
-	why = append(why, projection)
+	// WHY holds the reasons only: the cost has its own row on screen, and
+	// the projection's sentence goes to the audit entry and the chat.
 	if offer.tier == budget.TierExternal {
 		why = append(why, "the external tier always needs approval")
 	}
@@ -226,6 +223,15 @@ func (c *Core) escalation(rev *Revision, from budget.Tier, offer *escalationOffe
 		Why: why, CostMicros: int64(cost), ApproveMicros: int64(c.opt.Policy.ApprovalAmount(cost)),
 		ConfidenceGain: &gain, GainReasons: gainWhy, Redraft: offer.tier,
 	}
+}
+
+// projection is how the offer's cost was projected, the sandbox verify's
+// slice included when metered: one sentence for the audit entry and chat.
+func (o *escalationOffer) projection(verify budget.Micros) string {
+	if verify > 0 {
+		return o.why + fmt.Sprintf(", sandbox verify %s (one meter slice of helper time)", verify)
+	}
+	return o.why
 }
 
 // verifyProjection is what the escalated draft's sandbox verify reserves
@@ -260,12 +266,13 @@ func failureText(rev *Revision) string {
 // proposeEscalation pauses a low-confidence draft for the person: the
 // revision stays as recorded (diff, checks, scores) and the proposal waits
 // in Draft with esc on screen. Nothing more is spent until they answer.
-func (c *Core) proposeEscalation(tx *bolt.Tx, emit func(Event), j *Job, p *Proposal, rev *Revision, from budget.Tier, esc Escalation) error {
+// projection is how esc's cost was projected (escalationOffer.projection).
+func (c *Core) proposeEscalation(tx *bolt.Tx, emit func(Event), j *Job, p *Proposal, rev *Revision, from budget.Tier, esc Escalation, projection string) error {
 	p.Waiting, p.Awaiting, p.Reason, p.Updated = WaitingApproval, &esc, strings.Join(esc.Why, "; "), c.now()
 	if _, err := c.opt.Audit.Append(tx, "proposal.escalation_proposed", "patchgit", p.ID, map[string]string{
 		"revision": fmt.Sprint(rev.N), "confidence": fmt.Sprint(rev.Confidence.Value), "tier": string(esc.Redraft),
 		"what": esc.What, "cost_micros": fmt.Sprint(esc.CostMicros), "confidence_gain": fmt.Sprint(*esc.ConfidenceGain),
-		"verified": fmt.Sprint(rev.Verified)}); err != nil {
+		"verified": fmt.Sprint(rev.Verified), "projection": projection}); err != nil {
 		return err
 	}
 	if err := putProposal(tx, p); err != nil {
@@ -280,8 +287,8 @@ func (c *Core) proposeEscalation(tx *bolt.Tx, emit func(Event), j *Job, p *Propo
 		why = ": " + strings.Join(low, "; ")
 	}
 	msg := fmt.Sprintf("Proposal %s revision %d scored confidence %d/100 on the %s tier, too low to stand on its own%s. Its diff, checks and scores stay on screen.\n"+
-		"A stronger model may do better: %s, for at most %s (expected confidence gain %+d). In the proposal pane, a approves; d declines and revision %d %s.",
-		ShortID(p.ID), rev.N, rev.Confidence.Value, from, why, esc.What, budget.Micros(esc.ApproveMicros), *esc.ConfidenceGain, rev.N, keep)
+		"A stronger model may do better: %s, for at most %s (expected confidence gain %+d; %s). In the proposal pane, a approves; d declines and revision %d %s.",
+		ShortID(p.ID), rev.N, rev.Confidence.Value, from, why, esc.What, budget.Micros(esc.ApproveMicros), *esc.ConfidenceGain, projection, rev.N, keep)
 	if err := c.say(tx, emit, p.ConversationID, p.ID, msg); err != nil {
 		return err
 	}

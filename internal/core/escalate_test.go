@@ -132,6 +132,16 @@ func (e *escEnv) waitingEscalation(t *testing.T, p core.Proposal, tier budget.Ti
 	if !strings.Contains(a.Why[0], fmt.Sprintf("confidence %d/100 is under 60", rev.Confidence.Value)) {
 		t.Errorf("why %q", a.Why)
 	}
+	// WHY gives the reasons; the cost has its own row, and the projection's
+	// sentence is in the audit entry and the chat.
+	for _, w := range a.Why {
+		if strings.Contains(w, "projected") || strings.Contains(w, "$") {
+			t.Errorf("WHY repeats the cost: %q", w)
+		}
+	}
+	if pr := e.auditOf(t, p.ID, "proposal.escalation_proposed"); len(pr) != 1 || !strings.HasPrefix(pr[0]["projection"], "projected at most $") {
+		t.Errorf("escalation_proposed audit entries %v: want one with the projection", pr)
+	}
 	if n := len(e.strong.Requests()); n != 0 {
 		t.Errorf("%d requests reached the stronger tier before approval", n)
 	}
@@ -242,7 +252,7 @@ func TestEscalationOnAFailedCheckThenApproveRedraftsOnTheExternalTier(t *testing
 	}
 	var planAmount int64
 	fmt.Sscan(reserved[0], &planAmount)
-	if projection := esc.Why[len(esc.Why)-2]; !strings.Contains(projection, fmt.Sprintf(") %s, patch 2 calls", budget.Micros(planAmount))) {
+	if projection := e.auditOf(t, p.ID, "proposal.escalation_proposed")[0]["projection"]; !strings.Contains(projection, fmt.Sprintf(") %s, patch 2 calls", budget.Micros(planAmount))) {
 		t.Errorf("the plan call reserved %s; the projection said %q", budget.Micros(planAmount), projection)
 	}
 	msgs, err := e.core.Messages(ctx, cv.ID)
@@ -387,8 +397,8 @@ func TestEscalationProjectsAndApprovesTheMeteredVerify(t *testing.T) {
 		[]providertest.Reply{{Text: planGood, Usage: use}, {Text: patchBreaks, Usage: use}},
 		[]providertest.Reply{{Text: planGood, Usage: use}, {Text: patchSure, Usage: use}})
 	p := sendAndSettle(t, e.env, startConversation(t, e.env), readmeRequest)
-	esc := e.waitingEscalation(t, p, budget.TierExternal)
-	if projection := esc.Why[len(esc.Why)-2]; !strings.Contains(projection, "sandbox verify $0.01 (one meter slice of helper time)") {
+	e.waitingEscalation(t, p, budget.TierExternal)
+	if projection := e.auditOf(t, p.ID, "proposal.escalation_proposed")[0]["projection"]; !strings.Contains(projection, "sandbox verify $0.01 (one meter slice of helper time)") {
 		t.Errorf("projection %q lacks the verify", projection)
 	}
 	p, err := e.core.DecideSpend(ctx, "alice", p.ID, 1, true)

@@ -47,8 +47,11 @@ func TestDraftingShowsSpentRemainingAndTotalAt100x30(t *testing.T) {
 	tm := startApp(t, svc, Options{}, 100, 30)
 	waitScreen(t, tm, "make the greeting friendlier")
 	tm.Send(press("tab")) // at 100 columns the pane replaces the chat
+	// The proposal, the budget and the job load separately: wait for each
+	// (the job line came last once under -cpu 1 and the test looked early).
 	waitScreen(t, tm, "Remaining")
 	waitScreen(t, tm, "left this hour")
+	waitScreen(t, tm, "draft running: patch")
 	screen := currentScreen(t, tm)
 	for _, want := range []string{
 		"Job        draft running: patch: 1.2k chars received",
@@ -101,6 +104,40 @@ func TestProposedCostRowAt100x30(t *testing.T) {
 	waitScreen(t, tm, "Greeting fix")
 	tm.Send(press("tab"))
 	waitScreen(t, tm, "Cost       GO $0.01 + spent $0.010588 = $0.020588; $0.989412 left this hour, $4.989412 today")
+	finalScreen(t, tm)
+}
+
+// At Proposed the spent rows wrap at 100 columns instead of being cut:
+// amount, stage and category lead each row, aligned, and the tokens of a
+// long "what" show on the continuation line.
+func TestProposedSpentRowsWrapAt100Columns(t *testing.T) {
+	svc, p := proposedFixture(core.StateProposed)
+	rev := &p.Revisions[1]
+	rev.Spent = []core.CostLine{
+		{Stage: "plan", Category: core.CostModel, CostMicros: 294, What: "1 call(s) to qwen2.5-coder:7b: 1200 input, 0 cached, 90 output tokens, settled from the provider's usage"},
+		{Stage: "verify", Category: core.CostHelper, CostMicros: 10_000, What: "sandbox verify (draft)"}}
+	rev.Execution = &core.Execution{Preferred: core.ExecutionPlan{Name: core.PlanFull, Summary: "re-verify on the helper", CostMicros: 10_000},
+		HourRemaining: 989_412, DayRemaining: 4_989_412}
+	svc.putProposal(p)
+	tm := startApp(t, svc, Options{}, 100, 60)
+	waitScreen(t, tm, "Greeting fix")
+	tm.Send(press("tab"))
+	waitScreen(t, tm, "Spent      $0.010294 drafting this revision")
+	screen := currentScreen(t, tm)
+	for _, want := range []string{
+		"  $0.000294 plan    model tokens  1 call(s) to qwen2.5-coder:7b: 1200 input, 0 cached, 90 output",
+		"    tokens, settled from the provider's usage",
+		"  $0.01     verify  helper time  sandbox verify (draft)",
+	} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("screen lacks %q:\n%s", want, screen)
+		}
+	}
+	for _, row := range strings.Split(screen, "\n") {
+		if strings.Contains(row, "model tokens") && strings.HasSuffix(strings.TrimRight(row, " "), "…") {
+			t.Errorf("a spent row is cut: %q", row)
+		}
+	}
 	finalScreen(t, tm)
 }
 

@@ -117,12 +117,11 @@ func (pp *proposalPane) costRows(rev *core.Revision) []string {
 	}
 	rows := []string{label("Spent") + formatMicros(spent) + head}
 	width := amountWidth(rev)
+	// Breakdown rows wrap, never cut: a cut at the pane's edge hid the
+	// tokens a stage spent (the rows below the pane's height give way to
+	// the diff as a whole, with "… more detail lines").
 	for _, l := range rev.Spent {
-		if len(rev.Remaining) > 0 { // drafting: no diff below, room to wrap
-			rows = append(rows, pp.wrapped(pp.costLine(l, width))...)
-			continue
-		}
-		rows = append(rows, pp.costLine(l, width))
+		rows = append(rows, pp.wrapped(pp.costLine(l, width))...)
 	}
 	total, ex := spent, rev.Execution
 	word := "spent so far; "
@@ -142,7 +141,7 @@ func (pp *proposalPane) costRows(rev *core.Revision) []string {
 	if ex != nil {
 		rows = append(rows, label("GO")+formatMicros(ex.Preferred.CostMicros)+" projected, plan "+clean(ex.Preferred.Name))
 		for _, l := range ex.Preferred.Breakdown {
-			rows = append(rows, pp.costLine(l, width))
+			rows = append(rows, pp.wrapped(pp.costLine(l, width))...)
 		}
 		if ex.Escalation != nil && ex.Cheaper != nil {
 			rows = append(rows, fmt.Sprintf("  without approval: plan %s, %s", clean(ex.Cheaper.Name), formatMicros(ex.Cheaper.CostMicros)))

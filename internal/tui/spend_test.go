@@ -70,6 +70,9 @@ func TestApproveSpendNeedsYes(t *testing.T) {
 		t.Fatalf("DecideSpend %+v: want ada approving revision 2", call)
 	}
 	waitScreen(t, tm, "spend approved on revision 2")
+	// The pane reloads the proposal after the answer's message shows (the
+	// flake seen with -cpu 1): wait for the reload, then look.
+	waitScreenWithout(t, tm, "Awaiting approval")
 	screen := finalScreen(t, tm)
 	if strings.Contains(screen, "Awaiting approval") || strings.Contains(screen, "a approve spend") {
 		t.Errorf("the panel or its keys stay after the approval:\n%s", screen)

@@ -87,6 +87,23 @@ func waitScreen(t *testing.T, tm *teatest.TestModel, text string) {
 	}
 }
 
+// waitScreenWithout waits until the app no longer shows text: a reload
+// that follows an answer arrives after the answer's own message.
+func waitScreenWithout(t *testing.T, tm *teatest.TestModel, text string) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		s := currentScreen(t, tm)
+		if !strings.Contains(s, text) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the screen still shows %q; last screen:\n%s", text, s)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // finalScreen quits the app and returns its last frame as plain text.
 func finalScreen(t *testing.T, tm *teatest.TestModel) string {
 	t.Helper()
@@ -276,6 +293,13 @@ func TestGoNotOfferedUnlessProposed(t *testing.T) {
 			svc, _ := proposedFixture(state)
 			tm := startApp(t, svc, Options{}, 100, 30)
 			waitScreen(t, tm, "I drafted a change")
+			// The chat's message can show before the proposal loads; a
+			// ctrl+g then finds no proposal (a flake under -cpu 1). Wait
+			// until the pane shows it, then go back to the chat.
+			tm.Send(press("tab"))
+			waitScreen(t, tm, "Friendlier greeting")
+			tm.Send(press("tab"))
+			waitScreen(t, tm, "tab proposal")
 			tm.Send(press("ctrl+g"))
 			waitScreen(t, tm, "GO is only possible on a proposed change")
 			tm.Send(press("y")) // no question is open: this just types
