@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/patchgit/patchgit/internal/assist/providertest"
+	"github.com/patchgit/patchgit/internal/budget"
 )
 
 // TestE2EWhatThePersonSeesWhileAModelDrafts runs the real daemon with a
@@ -106,11 +107,20 @@ budget:
 	}
 
 	screen = x.waitFor(`proposed\s+revision 1`, 3*time.Minute)
-	screen = x.waitFor(`Cost       GO \$0\.01 \+ spent \$0\.010588 = \$0\.020588; \$\S+ left this hour, \$\S+ today`, 10*time.Second)
+	// Spent is the two calls ($0.000588) and the metered verify: $0.01 for
+	// its first minute, more when a loaded machine makes it run longer.
+	costRow := `Cost       GO \$0\.01 \+ spent \$(\S+) = \$(\S+); \$\S+ left this hour, \$\S+ today`
+	screen = x.waitFor(costRow, 10*time.Second)
 	capture("proposed", screen)
-	expect("at Proposed", screen, `Spent      \$0\.010588 drafting this revision`)
+	m := regexp.MustCompile(costRow).FindStringSubmatch(screen)
+	spent, err1 := budget.ParseMicros(m[1])
+	total, err2 := budget.ParseMicros(m[2])
+	if err1 != nil || err2 != nil || spent < 10_588 || total != spent+10_000 {
+		t.Fatalf("at Proposed: spent %s total %s; want the calls and at least one metered minute, and GO on top:\n%s", m[1], m[2], screen)
+	}
+	expect("at Proposed", screen, `Spent      \$`+regexp.QuoteMeta(m[1])+` drafting this revision`)
 	if !narrow {
-		expect("at Proposed", screen, `GO +\$0\.01 projected, plan full`, `Total      \$0\.020588 with GO;`)
+		expect("at Proposed", screen, `GO +\$0\.01 projected, plan full`, `Total      \$`+regexp.QuoteMeta(m[2])+` with GO;`)
 	}
 	if strings.Contains(screen, "Remaining") {
 		t.Errorf("the projection outlived the draft:\n%s", screen)
