@@ -493,6 +493,11 @@ func (h *Helper) expire() {
 // destroy stops a live helper: no more use, then the record's destroy.
 func (h *Helper) destroy(ctx context.Context, reason string) error {
 	h.cancel(fmt.Errorf("%w: %s", ErrReleased, reason)) // a cause set before (the budget's) wins
+	if se, ok := errors.AsType[*StoppedError](context.Cause(h.ctx)); ok {
+		// The budget stopped it: say so whoever destroys it first (the
+		// job's Release may get here before extend does).
+		reason = "budget stop: " + se.Error()
+	}
 	h.destroying.Lock()
 	defer h.destroying.Unlock()
 	h.mu.Lock()
