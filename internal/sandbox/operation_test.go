@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,20 +127,7 @@ func TestOperationOverTheLimits(t *testing.T) {
 // tree's .git (config, index) neither runs nor bends the diff.
 func TestOperationIsConfinedLikeChecks(t *testing.T) {
 	probe := probeBinary(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	ln := acceptingListener(t)
 	if out := runOutside(t, "tcp", ln.Addr().String()); !strings.HasPrefix(out, "OK") {
 		t.Fatalf("the probe cannot connect even outside: %s", out)
 	}

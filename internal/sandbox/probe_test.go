@@ -213,20 +213,7 @@ func startDNS(t *testing.T) string {
 
 func TestIsolationProbes(t *testing.T) {
 	probe := probeBinary(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	ln := acceptingListener(t)
 	dns := startDNS(t)
 	t.Setenv("PATCHGIT_TEST_TOKEN", "ghp_isolationprobesecret")
 	// Root-owned and 0755 on the host: outside, we (root) may write it;
@@ -415,20 +402,7 @@ func TestRunnerInterface(t *testing.T) {
 // write it, and have no network.
 func TestPrepareHasNetworkChecksDoNot(t *testing.T) {
 	probe := probeBinary(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	ln := acceptingListener(t)
 	for _, mode := range isolatedModes(t) {
 		if mode != ModeBwrap {
 			continue // the namespaces mode shows the host filesystem: the cache is not read-only there
@@ -448,4 +422,25 @@ func TestPrepareHasNetworkChecksDoNot(t *testing.T) {
 			t.Errorf("checks: %+v", res.Checks)
 		}
 	}
+}
+
+// acceptingListener is a loopback TCP server that accepts and closes every
+// connection: what a probe must not reach from inside the sandbox.
+func acceptingListener(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return ln
 }
