@@ -35,6 +35,21 @@ func patchgitBranches(t *testing.T, bare string) []string {
 	return strings.Fields(gitOut(t, bare, "for-each-ref", "--format=%(refname:short)", "refs/heads/patchgit/"))
 }
 
+// goAndPublish presses GO on the shown proposal, confirms, waits until it is
+// published, and returns the one branch PatchGit pushed (read with git).
+func goAndPublish(t *testing.T, x *tmux, bare string) string {
+	t.Helper()
+	x.keys("C-g")
+	x.waitFor(`y/n`, 10*time.Second)
+	x.keys("y")
+	x.waitFor(`published\s+revision 1`, 3*time.Minute)
+	got := patchgitBranches(t, bare)
+	if len(got) != 1 {
+		t.Fatalf("patchgit branches %v, want one", got)
+	}
+	return got[0]
+}
+
 // TestE2EPasteReviewGoPublishes is the walking skeleton's whole path: the
 // real binary, the real OpenSSH client in tmux, a real bracketed paste,
 // GO, and git itself to check the result.
@@ -70,27 +85,19 @@ func TestE2EPasteReviewGoPublishes(t *testing.T) {
 		t.Fatalf("pushed before GO: %v", got)
 	}
 
-	x.keys("C-g")
-	x.waitFor(`y/n`, 10*time.Second)
-	x.keys("y")
-	x.waitFor(`published\s+revision 1`, 3*time.Minute)
-
 	// git, not PatchGit, says what was published.
-	got := patchgitBranches(t, bare)
-	if len(got) != 1 {
-		t.Fatalf("patchgit branches %v, want one", got)
-	}
-	if branchDiff := gitOut(t, bare, "diff", "main", got[0]) + "\n"; branchDiff != diff {
+	branch := goAndPublish(t, x, bare)
+	if branchDiff := gitOut(t, bare, "diff", "main", branch) + "\n"; branchDiff != diff {
 		t.Fatalf("the branch holds\n%s\nbut the person saw\n%s", branchDiff, diff)
 	}
-	if n := gitOut(t, bare, "rev-list", "--count", "main.."+got[0]); n != "1" {
+	if n := gitOut(t, bare, "rev-list", "--count", "main.."+branch); n != "1" {
 		t.Fatalf("%s commits on the branch, want 1", n)
 	}
 	if n := gitOut(t, bare, "rev-list", "--count", "main"); n != "1" {
 		t.Fatalf("main moved (%s commits): PatchGit must never merge", n)
 	}
 	out, err := patchgit(t, data, "", "prs")
-	if err != nil || !regexp.MustCompile(`demo\s+#1\s+open\s+`+regexp.QuoteMeta(got[0])).MatchString(out) {
+	if err != nil || !regexp.MustCompile(`demo\s+#1\s+open\s+`+regexp.QuoteMeta(branch)).MatchString(out) {
 		t.Fatalf("patchgit prs: %v\n%s", err, out)
 	}
 	// The PR body links the proposal's page on the web mirror.
@@ -101,7 +108,7 @@ func TestE2EPasteReviewGoPublishes(t *testing.T) {
 	// Bad input in the chat: a path escaping the repository. It is the next
 	// revision of the published proposal (docs/forges.md), refused in
 	// Draft; the published branch and PR stay as they were.
-	published := gitOut(t, bare, "rev-parse", got[0])
+	published := gitOut(t, bare, "rev-parse", branch)
 	escape := "diff --git a/../evil b/../evil\nnew file mode 100644\n--- /dev/null\n+++ b/../evil\n@@ -0,0 +1 @@\n+owned\n"
 	x.paste(escape)
 	x.keys("Enter")

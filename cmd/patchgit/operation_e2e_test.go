@@ -59,18 +59,11 @@ func TestE2ERunOperationReviewGoPublishes(t *testing.T) {
 	if got := patchgitBranches(t, bare); len(got) != 0 {
 		t.Fatalf("pushed before GO: %v", got)
 	}
-	x.keys("C-g")
-	x.waitFor(`y/n`, 10*time.Second)
-	x.keys("y")
-	x.waitFor(`published\s+revision 1`, 3*time.Minute)
-	got := patchgitBranches(t, bare)
-	if len(got) != 1 {
-		t.Fatalf("patchgit branches %v, want one", got)
-	}
-	if messy := gitOut(t, bare, "show", got[0]+":messy.go"); messy != "package greet\n\nfunc Messy() int {\n\treturn 1\n}" {
+	branch := goAndPublish(t, x, bare)
+	if messy := gitOut(t, bare, "show", branch+":messy.go"); messy != "package greet\n\nfunc Messy() int {\n\treturn 1\n}" {
 		t.Fatalf("published messy.go is not gofmt's:\n%q", messy)
 	}
-	if files := gitOut(t, bare, "diff", "--name-only", "main", got[0]); files != "messy.go" {
+	if files := gitOut(t, bare, "diff", "--name-only", "main", branch); files != "messy.go" {
 		t.Fatalf("the branch changes %q, want messy.go only", files)
 	}
 }
